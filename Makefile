@@ -1,0 +1,33 @@
+# The two README commands: `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+TORCH_SPEC ?= torch==2.13.0
+VENV := .venv
+BIN := $(VENV)/bin
+export GX_ANALYTICS_ENABLED := False
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: setup demo test lint clean-workspace
+
+$(BIN)/mtms: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"   # first, so the range in pyproject is already met
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(BIN)/mtms
+
+demo: setup
+	$(BIN)/mtms simulate --report
+	$(BIN)/mtms validate --all
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean-workspace:  # remove generated data (keeps the DVC cache and remote)
+	rm -rf data/raw data/quarantine data/validation

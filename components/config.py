@@ -1,0 +1,154 @@
+"""The one config object: params.yaml loaded into strict, frozen, typed models."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ConfigError(ValueError):
+    """A params file that cannot be used; the message is one line naming the key."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Paths(_Frozen):
+    raw: Path
+    quarantine: Path
+    validation: Path
+
+
+class DataConfig(_Frozen):
+    dataset: Literal["simulator", "aliccp", "aliccp-raw", "aliexpress"]
+
+
+class SceneConfig(_Frozen):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    share: float = Field(gt=0)
+    ctr: float = Field(gt=0, lt=1)
+    cvr_lift: float = Field(gt=0)
+    positions: int = Field(ge=1, le=10)
+    start_day: int = Field(ge=0)
+
+
+class ShockConfig(_Frozen):
+    day: dt.date | None
+    days: int = Field(ge=1)
+    strength: float = Field(ge=0, le=1)
+
+
+class SimulatorConfig(_Frozen):
+    start: dt.date
+    days: int = Field(ge=1)
+    rows_per_day: int = Field(ge=1)
+    horizon_days: int = Field(ge=1)
+    n_users: int = Field(ge=1)
+    new_users_per_day: int = Field(ge=0)
+    n_ads: int = Field(ge=1)
+    ad_lifetime_days: float = Field(gt=0)
+    n_advertisers: int = Field(ge=1)
+    advertiser_lifetime_days: float = Field(gt=0)
+    n_categories: int = Field(ge=1)
+    n_brands: int = Field(ge=1)
+    n_tags: int = Field(ge=3)
+    latent_dim: int = Field(ge=1)
+    user_zipf: float = Field(gt=0)
+    ad_zipf: float = Field(gt=0)
+    zipf_offset: float = Field(ge=0)
+    interaction_scale: float = Field(ge=0)
+    id_bias_scale: float = Field(ge=0)
+    feature_scale: float = Field(ge=0)
+    context_scale: float = Field(ge=0)
+    taste_correlation: float = Field(ge=-1, le=1)
+    scene_divergence: float = Field(ge=0, le=1)
+    taste_drift: float = Field(ge=0)
+    weekend_lift: float = Field(ge=0)
+    daction_rate: float = Field(gt=0, lt=1)
+    buy_after_daction: float = Field(gt=0, lt=1)
+    buy_without_daction: float = Field(gt=0, lt=1)
+    scenes: tuple[SceneConfig, ...] = Field(min_length=1)
+    shock: ShockConfig
+
+    @model_validator(mode="after")
+    def _check(self) -> SimulatorConfig:
+        names = [s.name for s in self.scenes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"scene names must be unique, got {names}")
+        if self.days > self.horizon_days:
+            raise ValueError(f"days ({self.days}) exceeds horizon_days ({self.horizon_days})")
+        return self
+
+    def day_index(self, day: dt.date) -> int:
+        """Days since the world's day 0; a day outside the world is an error."""
+        index = (day - self.start).days
+        if not 0 <= index < self.horizon_days:
+            raise ConfigError(
+                f"day {day} is outside the simulated world "
+                f"({self.start} + {self.horizon_days} days, simulator.start/horizon_days)"
+            )
+        return index
+
+
+class ValidationConfig(_Frozen):
+    min_rows: int = Field(ge=0)
+    max_null_rate: float = Field(ge=0, le=1)
+    ctr_band: tuple[float, float]
+    cvr_band: tuple[float, float]
+    min_scene_rows: int = Field(ge=0)
+
+
+class Config(_Frozen):
+    seed: int
+    paths: Paths
+    data: DataConfig
+    simulator: SimulatorConfig
+    validation: ValidationConfig
+    root: Path = Path(".")  # folder of the params file; not a key of params.yaml
+
+    def path(self, name: Literal["raw", "quarantine", "validation"]) -> Path:
+        """An absolute workspace path from `paths`."""
+        return (self.root / getattr(self.paths, name)).resolve()
+
+
+def _one_line(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    got = f" (got {first['input']!r})" if first["type"] != "missing" else ""
+    if first["type"] == "extra_forbidden":
+        return f"{source}: unknown key '{key}'{more}"
+    return f"{source}: {key}: {first['msg']}{got}{more}"
+
+
+def parse(raw: dict, root: Path, source: str = "params") -> Config:
+    """Validate a params mapping; JSON mode so YAML lists and dates are read strictly."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
+    if "root" in raw:
+        raise ConfigError(f"{source}: unknown key 'root'")
+    text = json.dumps({**raw, "root": str(root)}, default=str)
+    try:
+        return Config.model_validate_json(text)
+    except ValidationError as err:
+        raise ConfigError(_one_line(err, source)) from None
+
+
+def load(path: str | Path = "params.yaml") -> Config:
+    """Read params.yaml into the Config; any problem is one ConfigError line."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such params file") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    return parse(raw, path.resolve().parent, source=str(path))

@@ -1,0 +1,96 @@
+"""The validation gate: a day passes the suite, or it is quarantined and never read again."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from components import atomic
+from components.config import Config
+from components.data.contract import CONTRACTS, Contract
+from components.data.partitions import (
+    CONTRACT_FILE,
+    PartitionError,
+    move_partition,
+    partition_dir,
+    read_partition,
+)
+from components.validation.suite import Check, run_suite
+
+log = logging.getLogger(__name__)
+REPORT_FILE = "validation.json"  # the report's copy inside a quarantined partition
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    day: dt.date
+    dataset: str
+    passed: bool
+    rows: int
+    checks: list[Check]
+    seconds: float
+    quarantined: str | None = None  # where the partition went when it failed
+
+    @property
+    def reasons(self) -> list[str]:
+        """One line per failed expectation."""
+        return [c.reason for c in self.checks if not c.success]
+
+    def to_json(self) -> str:
+        body = asdict(self)
+        body["day"] = self.day.isoformat()
+        body["failed"] = self.reasons
+        return json.dumps(body, indent=2)
+
+
+def dataset_contract(cfg: Config) -> Contract:
+    """The contract params.yaml names; it must agree with what an importer wrote."""
+    contract = CONTRACTS[cfg.data.dataset]
+    marker = cfg.path("raw") / CONTRACT_FILE
+    if marker.exists():
+        written = json.loads(marker.read_text()).get("name")
+        if written != contract.name:
+            raise PartitionError(
+                f"{marker} says the data is {written!r}, params data.dataset {contract.name!r}"
+            )
+    return contract
+
+
+def result_path(cfg: Config, day: dt.date) -> Path:
+    return cfg.path("validation") / f"day={day.isoformat()}.json"
+
+
+def _check_day(cfg: Config, contract: Contract, day: dt.date) -> tuple[int, list[Check]]:
+    try:
+        table = read_partition(cfg.path("raw"), day)
+    except PartitionError as err:
+        if not partition_dir(cfg.path("raw"), day).is_dir():
+            raise
+        return 0, [Check("read_parquet", "the partition is readable parquet", False, str(err))]
+    return table.num_rows, run_suite(table.to_pandas(), contract, cfg.validation, day)
+
+
+def validate_day(cfg: Config, day: dt.date) -> ValidationReport:
+    """Run the suite on one raw partition; write the result; quarantine the day if it fails.
+
+    A missing partition is a PartitionError (nothing to judge, nothing moved).
+    """
+    contract = dataset_contract(cfg)
+    start = time.perf_counter()
+    rows, checks = _check_day(cfg, contract, day)
+    passed = all(c.success for c in checks)
+    report = ValidationReport(
+        day, contract.name, passed, rows, checks, round(time.perf_counter() - start, 3)
+    )
+    if not passed:
+        moved = move_partition(cfg.path("raw"), cfg.path("quarantine"), day)
+        report = replace(report, quarantined=str(moved))
+        atomic.write_text(moved / REPORT_FILE, report.to_json())
+        for reason in report.reasons:
+            log.warning("%s: %s", day, reason)
+    atomic.write_text(result_path(cfg, day), report.to_json())
+    return report
