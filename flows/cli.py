@@ -74,8 +74,8 @@ def cmd_validate(cfg: Config, args: argparse.Namespace) -> int:
             continue
         failed += 1
         for reason in report.reasons:
-            console.print(f"{day}: FAILED {reason}", markup=False, highlight=False)
-        console.print(f"{day}: quarantined to {report.quarantined}", markup=False)
+            console.print(f"{day}: FAILED {reason}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"{day}: quarantined to {report.quarantined}", markup=False, soft_wrap=True)
     if failed:
         _version(cfg)
     return 1 if failed else 0
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(load(args.params), args)
     except ERRORS as err:
-        console.print(f"mtms: error: {err}", markup=False, highlight=False)
+        print(f"mtms: error: {err}", file=sys.stderr)
         return 2
 
 

@@ -8,7 +8,7 @@ meta columns never are.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field
 from enum import Enum
 
 import pyarrow as pa
@@ -42,6 +42,7 @@ class Column:
     name: str
     dtype: str  # a key of ARROW_TYPES
     role: Role
+    _: KW_ONLY
     required: bool = True
     min: float | None = None  # inclusive bounds, checked by validation
     max: float | None = None
@@ -140,10 +141,7 @@ _ALICCP_SPARSE = (
 )  # fmt: skip
 _ALICCP_DENSE = ("D109_14", "D110_14", "D127_14", "D150_14", "D508", "D509", "D702", "D853")
 _ALICCP_RAW_MULTI = ("109_14", "110_14", "127_14", "150_14", "210")
-_LABELS = (
-    Column("click", "int8", Role.LABEL, 0, 1),
-    Column("conversion", "int8", Role.LABEL, 0, 1),
-)
+_LABELS = tuple(Column(n, "int8", Role.LABEL, min=0, max=1) for n in ("click", "conversion"))
 _META = (Column("request_id", "int64", Role.META, min=0), Column("day", "string", Role.META))
 _SCENE = Column("scene", "string", Role.SCENE)
 

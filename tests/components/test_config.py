@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from components.config import Config, ConfigError, load, parse
 from tests.conftest import REPO
@@ -16,8 +17,8 @@ def test_repo_params_load_into_one_frozen_config():
     assert isinstance(cfg, Config)
     assert cfg.simulator.start == dt.date(2026, 1, 5)
     assert cfg.path("raw") == (REPO / "data/raw").resolve()
-    with pytest.raises(Exception):
-        cfg.seed = 3  # frozen
+    with pytest.raises(ValidationError, match="frozen"):
+        cfg.seed = 3
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,145 @@
+"""Public-dataset loaders, on small files written here in each dataset's own layout."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from components.data.contract import ALICCP, ALIEXPRESS
+from components.data.loaders import import_day
+from components.data.loaders.tables import LoaderError
+from components.data.partitions import read_partition
+from components.data.simulator import simulate
+from components.validation.gate import validate_day
+from tests.conftest import write_params
+
+DAY = dt.date(2026, 1, 5)
+N = 600
+
+
+def labels(rng):
+    click = (rng.random(N) < 0.2).astype(int)
+    conversion = click * (rng.random(N) < 0.1)
+    conversion[:3] = 1  # three rows with a purchase but no click: dropped on import
+    click[:3] = 0
+    return click, conversion
+
+
+def write_aliccp(path, rng):
+    click, conversion = labels(rng)
+    cols = {"click": click, "purchase": conversion}
+    for c in ALICCP.features:
+        if c.name == "301":
+            cols[c.name] = rng.integers(1, 4, N)
+        elif c.name.startswith("D"):
+            cols[c.name] = rng.random(N).round(4)
+        else:
+            cols[c.name] = rng.integers(0, 50, N)
+    header = ",".join(cols)
+    rows = [",".join(str(cols[k][i]) for k in cols) for i in range(N)]
+    path.write_text("\n".join([header, *rows]) + "\n")
+
+
+def write_aliccp_raw(folder, rng):
+    click, conversion = labels(rng)
+    rec = lambda field, fid, value=1.0: f"{field}\x02{fid}\x03{value}"  # noqa: E731
+    common = []
+    for u in range(40):
+        feats = [rec("101", 1000 + u), rec("124", 1 + u % 2), rec("109_14", 7, 2.0),
+                 rec("109_14", 8, 1.0), rec("150_14", 9, 3.0)]  # fmt: skip
+        common.append(f"c{u},{len(feats)},{chr(1).join(feats)}")
+    samples = []
+    for i in range(N):
+        scene = 11 + i % 3
+        feats = [rec("205", 5000 + i % 70), rec("206", 60 + i % 9), rec("301", scene),
+                 rec("508", 77, 0.5), rec("210", 3), rec("210", 4)]  # fmt: skip
+        samples.append(
+            f"{i},{click[i]},{conversion[i]},c{i % 40},{len(feats)},{chr(1).join(feats)}"
+        )
+    (folder / "sample_skeleton_train.csv").write_text("\n".join(samples) + "\n")
+    (folder / "common_features_train.csv").write_text("\n".join(common) + "\n")
+    return [folder / "sample_skeleton_train.csv", folder / "common_features_train.csv"]
+
+
+def write_aliexpress(path, rng):
+    click, conversion = labels(rng)
+    cols = {"search_id": np.arange(N) // 5}
+    cols |= {f"categorical_{i}": rng.integers(0, 30, N) for i in range(1, 17)}
+    cols |= {f"numerical_{i}": rng.random(N).round(3) for i in range(1, 64)}
+    cols |= {"click": click, "conversion": conversion}
+    rows = [",".join(str(cols[k][i]) for k in cols) for i in range(N)]
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join([",".join(cols), *rows]) + "\n")
+
+
+def workspace(tmp_path, dataset):
+    overrides = {
+        "data": {"dataset": dataset},
+        "validation": {"min_rows": 100, "min_scene_rows": 100, "ctr_band": [0.05, 0.5]},
+    }
+    return write_params(tmp_path / dataset, overrides)
+
+
+def test_aliccp_preprocessed_imports_and_validates(tmp_path):
+    rng = np.random.default_rng(0)
+    cfg = workspace(tmp_path, "aliccp")
+    write_aliccp(tmp_path / "train.csv", rng)
+    folder, rows = import_day(cfg.path("raw"), "aliccp", [tmp_path / "train.csv"], DAY)
+    assert rows == N - 3  # impossible funnels dropped
+    table = read_partition(cfg.path("raw"), DAY)
+    assert table.schema.equals(ALICCP.schema())
+    assert set(table["scene"].to_pylist()) == {"301_1", "301_2", "301_3"}
+    assert validate_day(cfg, DAY).passed
+
+
+def test_aliccp_raw_joins_common_features_and_keeps_lists(tmp_path):
+    cfg = workspace(tmp_path, "aliccp-raw")
+    files = write_aliccp_raw(tmp_path, np.random.default_rng(1))
+    _, rows = import_day(cfg.path("raw"), "aliccp-raw", files, DAY)
+    table = read_partition(cfg.path("raw"), DAY).to_pandas()
+    assert rows == N - 3
+    first = table.iloc[0]
+    assert first["101"] >= 1000 and list(first["109_14"]) == [7, 8]  # from common features
+    assert list(first["210"]) == [3, 4] and first["D508"] == pytest.approx(0.5)
+    assert first["127"] == 0 and list(first["127_14"]) == []  # absent fields
+    assert set(table["scene"]) == {"301_11", "301_12", "301_13"}
+    assert validate_day(cfg, DAY).passed
+
+
+def test_aliexpress_country_folder_is_the_scene(tmp_path):
+    cfg = workspace(tmp_path, "aliexpress")
+    path = tmp_path / "AliExpress_NL" / "train.csv"
+    write_aliexpress(path, np.random.default_rng(2))
+    import_day(cfg.path("raw"), "aliexpress", [path], DAY)
+    table = read_partition(cfg.path("raw"), DAY)
+    assert table.schema.equals(ALIEXPRESS.schema())
+    assert set(table["scene"].to_pylist()) == {"nl"}
+    assert validate_day(cfg, DAY).passed
+
+
+def test_a_file_missing_columns_is_a_one_line_error(tmp_path):
+    cfg = workspace(tmp_path, "aliexpress")
+    bad = tmp_path / "us.csv"
+    bad.write_text("search_id,click,conversion\n1,0,0\n")
+    with pytest.raises(LoaderError, match="missing column"):
+        import_day(cfg.path("raw"), "aliexpress", [bad], DAY)
+    assert not cfg.path("raw").exists()
+
+
+def test_importing_into_simulator_data_is_refused(tmp_path):
+    cfg = write_params(tmp_path / "sim")
+    simulate(cfg.simulator, cfg.seed, cfg.path("raw"), DAY, 1)
+    path = tmp_path / "AliExpress_US" / "train.csv"
+    write_aliexpress(path, np.random.default_rng(3))
+    with pytest.raises(LoaderError, match="already holds simulator"):
+        import_day(cfg.path("raw"), "aliexpress", [path], DAY + dt.timedelta(1))
+
+
+def test_validation_refuses_data_of_another_contract(tmp_path):
+    cfg = workspace(tmp_path, "aliexpress")
+    path = tmp_path / "AliExpress_ES" / "train.csv"
+    write_aliexpress(path, np.random.default_rng(4))
+    import_day(cfg.path("raw"), "aliexpress", [path], DAY)
+    wrong = write_params(tmp_path / "aliexpress", {"validation": {"min_rows": 100}})
+    with pytest.raises(ValueError, match="params data.dataset 'simulator'"):
+        validate_day(wrong, DAY)

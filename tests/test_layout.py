@@ -1,0 +1,49 @@
+"""House rules that keep the architecture visible; each catches a real drift."""
+
+import re
+
+import yaml
+
+from components.config import load
+from components.data.versioning import tracked_path
+from tests.conftest import REPO
+
+
+def imports(module: str) -> list[str]:
+    pattern = re.compile(rf"^\s*(import|from)\s+{module}\b", re.M)
+    return [
+        str(p.relative_to(REPO))
+        for p in (REPO / "components").rglob("*.py")
+        if pattern.search(p.read_text())
+    ]
+
+
+def test_components_never_import_prefect():
+    assert imports("prefect") == []
+
+
+def test_one_adapter_module_per_external_tool():
+    assert imports("great_expectations") == ["components/validation/suite.py"]
+
+
+def test_data_dvc_tracks_the_configured_raw_folder():
+    cfg = load(REPO / "params.yaml")
+    assert tracked_path(REPO) == cfg.paths.raw
+
+
+def test_dvc_has_a_default_local_remote_inside_the_workspace():
+    config = (REPO / ".dvc" / "config").read_text()
+    assert re.search(r"remote = local", config)
+    assert re.search(r"url = \.\./dvc-remote", config)  # relative to .dvc/: <repo>/dvc-remote
+    assert "/dvc-remote/" in (REPO / ".gitignore").read_text()
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (REPO / ".ci" / "run").read_text()
+    assert "make test" in (REPO / "README.md").read_text()
+
+
+def test_pyproject_keeps_torch_a_range():
+    text = (REPO / "pyproject.toml").read_text()
+    assert '"torch>=2.4"' in text and "torch==" not in text
+    assert yaml.safe_load((REPO / "params.yaml").read_text())["data"]["dataset"] == "simulator"
