@@ -8,6 +8,7 @@ scene, unique request ids, funnel implications, the partition's day).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from dataclasses import dataclass
 
@@ -156,6 +157,9 @@ def run_suite(
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # this GX module sets its own logger to INFO and logs a temp folder per context
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
 
     context = gx.get_context(mode="ephemeral")
     batch_def = (
