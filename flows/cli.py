@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -10,13 +11,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from components import atomic
 from components.config import Config, ConfigError, load
 from components.data.corruption import KINDS
 from components.data.loaders import LOADERS, import_day
 from components.data.loaders.tables import LoaderError
 from components.data.partitions import PartitionError, list_days, parse_day
 from components.data.versioning import VersioningError, track
-from components.validation.gate import validate_day
+from components.validation.gate import dataset_contract, validate_day
 
 console = Console()
 ERRORS = (ConfigError, PartitionError, LoaderError, VersioningError)
@@ -94,6 +96,15 @@ def cmd_import(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_profile(cfg: Config, args: argparse.Namespace) -> int:
+    from components.data.profile import profile
+
+    summary = profile(cfg.path("raw"), dataset_contract(cfg))
+    atomic.write_text(args.out, json.dumps(summary, indent=2, sort_keys=True))
+    console.print(f"profiled {len(summary)} days into {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mtms", description=__doc__)
     parser.add_argument(
@@ -121,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--day", required=True)
     p.add_argument("--scene", help="scene name for every row (default: from the data)")
     p.set_defaults(run=cmd_import)
+
+    p = sub.add_parser("profile", help="rows and label rates per day and scene, as JSON")
+    p.add_argument("--out", type=Path, default=Path("metrics/data.json"))
+    p.set_defaults(run=cmd_profile)
     return parser
 
 

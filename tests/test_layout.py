@@ -47,3 +47,17 @@ def test_pyproject_keeps_torch_a_range():
     text = (REPO / "pyproject.toml").read_text()
     assert '"torch>=2.4"' in text and "torch==" not in text
     assert yaml.safe_load((REPO / "params.yaml").read_text())["data"]["dataset"] == "simulator"
+
+
+def test_dvc_yaml_stages_read_the_configured_paths_and_real_commands():
+    from flows.cli import build_parser
+
+    cfg = load(REPO / "params.yaml")
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name, stage in stages.items():
+        words = stage["cmd"].split()
+        assert words[0] == "mtms" and words[1] in commands, name
+        for dep in stage["deps"]:
+            assert (REPO / dep).exists() or dep == str(cfg.paths.raw), dep
+    assert str(cfg.paths.raw) in stages["profile"]["deps"]
