@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from components.config import SimulatorConfig
 from components.data.contract import SIMULATOR
 from components.data.corruption import corrupt_files, corrupt_table
 from components.data.partitions import partition_dir, write_partition
+from components.data.profile import label_rates
 from components.data.world import N_OS, World, build_world
 
 PARTS = ("context", "features", "ids", "interaction")  # the additive parts of a true logit
@@ -193,13 +193,10 @@ class Written:
 
 
 def _written(day: dt.date, status: str, table: pa.Table) -> Written:
-    if table.num_rows == 0 or "click" not in table.column_names:
+    if "click" not in table.column_names:  # a corruption may have removed it
         return Written(day, status, table.num_rows)
-    clicks = pc.sum(table["click"]).as_py()
-    conversions = pc.sum(table["conversion"]).as_py() if clicks else 0
-    return Written(
-        day, status, table.num_rows, clicks / table.num_rows, conversions / max(clicks, 1)
-    )
+    rates = label_rates(table, SIMULATOR)
+    return Written(day, status, rates["rows"], rates["ctr"], rates["cvr"])
 
 
 def simulate(
