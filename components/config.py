@@ -102,6 +102,7 @@ class ValidationConfig(_Frozen):
     ctr_band: tuple[float, float]
     cvr_band: tuple[float, float]
     min_scene_rows: int = Field(ge=0)
+    min_scene_clicks: int = Field(ge=0)
 
 
 class Config(_Frozen):

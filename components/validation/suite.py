@@ -27,7 +27,6 @@ PANDAS_DTYPES = {
     "list<int32>": "object",
     "list<int64>": "object",
 }
-MIN_CLICKS_FOR_CVR = 50  # below this a scene's CVR is too noisy to band
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def _expectations(df: pd.DataFrame, contract: Contract, cfg: ValidationConfig, d
             ),
             f"CTR of scene {scene} in [{lo}, {hi}]",
         )
-        if rows["sum"] >= MIN_CLICKS_FOR_CVR:
+        if rows["sum"] >= cfg.min_scene_clicks:
             clicked = in_scene & (Where(click) == 1)
             yield (
                 gxe.ExpectColumnMeanToBeBetween(
