@@ -7,7 +7,6 @@ leaves a half-written partition where readers look.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import shutil
 import tempfile
@@ -15,8 +14,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-log = logging.getLogger(__name__)
 
 PART_FILE = "part-0.parquet"
 CONTRACT_FILE = "_contract.json"  # written beside the partitions by dataset importers
@@ -95,5 +92,4 @@ def move_partition(src_root: Path, dst_root: Path, day: dt.date) -> Path:
     if dst.exists():
         shutil.rmtree(dst)
     os.replace(src, dst)
-    log.warning("moved %s to %s", src, dst)
     return dst

@@ -35,20 +35,24 @@ def dvc(root: Path, *args: str) -> str:
     return proc.stdout
 
 
-def tracked_path(root: Path) -> Path | None:
-    """The folder data.dvc tracks, relative to the workspace (None without data.dvc)."""
+def _tracked_out(root: Path) -> dict | None:
+    """data.dvc's single out entry ({path, md5, ...}); None without data.dvc."""
     dvc_file = Path(root) / DVC_FILE
     if not dvc_file.exists():
         return None
-    return Path(yaml.safe_load(dvc_file.read_text())["outs"][0]["path"])
+    return yaml.safe_load(dvc_file.read_text())["outs"][0]
+
+
+def tracked_path(root: Path) -> Path | None:
+    """The folder data.dvc tracks, relative to the workspace (None without data.dvc)."""
+    out = _tracked_out(root)
+    return Path(out["path"]) if out else None
 
 
 def data_version(root: Path) -> str | None:
     """The md5 of the tracked data as recorded in data.dvc, for lineage; None if untracked."""
-    dvc_file = Path(root) / DVC_FILE
-    if not dvc_file.exists():
-        return None
-    return yaml.safe_load(dvc_file.read_text())["outs"][0].get("md5")
+    out = _tracked_out(root)
+    return out.get("md5") if out else None
 
 
 def track(root: Path, raw: Path) -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -21,7 +20,6 @@ from components.data.partitions import (
 )
 from components.validation.suite import Check, run_suite
 
-log = logging.getLogger(__name__)
 REPORT_FILE = "validation.json"  # the report's copy inside a quarantined partition
 
 
@@ -90,7 +88,5 @@ def validate_day(cfg: Config, day: dt.date) -> ValidationReport:
         moved = move_partition(cfg.path("raw"), cfg.path("quarantine"), day)
         report = replace(report, quarantined=str(moved))
         atomic.write_text(moved / REPORT_FILE, report.to_json())
-        for reason in report.reasons:
-            log.warning("%s: %s", day, reason)
     atomic.write_text(result_path(cfg, day), report.to_json())
     return report
