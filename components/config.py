@@ -23,6 +23,7 @@ class Paths(_Frozen):
     raw: Path
     quarantine: Path
     validation: Path
+    models: Path
 
 
 class DataConfig(_Frozen):
@@ -105,15 +106,43 @@ class ValidationConfig(_Frozen):
     min_scene_clicks: int = Field(ge=0)
 
 
+class ModelConfig(_Frozen):
+    name: Literal["mtms", "single", "esmm", "shared_bottom", "structured"]
+    scenes: tuple[str, ...] = Field(min_length=1)
+    embedding_dim: int = Field(ge=1)
+    tower: tuple[int, ...]
+    ranking: tuple[int, ...]
+    latent_dim: int = Field(ge=1)
+    min_count: int = Field(ge=1)
+    init_std: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelConfig:
+        if len(set(self.scenes)) != len(self.scenes):
+            raise ValueError(f"scene names must be unique, got {list(self.scenes)}")
+        return self
+
+
+class TrainConfig(_Frozen):
+    window_days: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    epochs: int = Field(ge=1)
+    lr_embedding: float = Field(gt=0)
+    lr_network: float = Field(gt=0)
+    threads: int = Field(ge=0)
+
+
 class Config(_Frozen):
     seed: int
     paths: Paths
     data: DataConfig
     simulator: SimulatorConfig
     validation: ValidationConfig
+    model: ModelConfig
+    train: TrainConfig
     root: Path = Path(".")  # folder of the params file; not a key of params.yaml
 
-    def path(self, name: Literal["raw", "quarantine", "validation"]) -> Path:
+    def path(self, name: Literal["raw", "quarantine", "validation", "models"]) -> Path:
         """An absolute workspace path from `paths`."""
         return (self.root / getattr(self.paths, name)).resolve()
 

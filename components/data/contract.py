@@ -62,6 +62,7 @@ class Contract:
     click: str = "click"
     conversion: str = "conversion"
     daction: str | None = None  # the post-click action label, where the data has it
+    user: str | None = None  # the user id column: GAUC groups by it
     oracle: dict[str, str] = field(default_factory=dict)  # task -> oracle probability column
 
     def __post_init__(self) -> None:
@@ -130,6 +131,7 @@ SIMULATOR = Contract(
         Column("p_cvr", "float32", Role.ORACLE, min=0, max=1),
     ),
     daction="daction",
+    user="user_id",
     oracle={"ctr": "p_click", "cvr": "p_cvr"},
 )
 
@@ -155,6 +157,7 @@ ALICCP = Contract(
         *(Column(n, "float32", Role.DENSE) for n in _ALICCP_DENSE),
         *_LABELS,
     ),
+    user="101",
 )
 
 # Ali-CCP raw: hashed feature ids; multi-valued user-behaviour fields stay lists,
@@ -169,6 +172,7 @@ ALICCP_RAW = Contract(
         *(Column(f"D{f}", "float32", Role.DENSE) for f in ("508", "509", "702", "853")),
         *_LABELS,
     ),
+    user="101",
 )
 
 # AliExpress in the MTReclib layout; one file per country, the country is the scene.

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import asdict, dataclass
+
 import numpy as np
 from scipy.stats import rankdata
+
+TASKS = ("ctr", "cvr", "ctcvr")
+EPS = 1e-7
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -18,3 +24,128 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
         return float("nan")
     ranks = rankdata(scores)  # average ranks for ties
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def gauc(labels: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> float:
+    """Row-weighted mean of per-group AUCs over groups holding both classes; ties averaged.
+
+    NaN when no group has both classes.
+    """
+    y = np.asarray(labels).astype(bool)
+    if y.size == 0:
+        return float("nan")
+    _, g = np.unique(np.ravel(groups), return_inverse=True)  # dense ids 0..K-1
+    s = np.asarray(scores, dtype=float)
+    order = np.lexsort((s, g))  # by group, then score
+    g, s, y = g[order], s[order], y[order]
+    n = y.size
+    new_run = np.r_[True, (g[1:] != g[:-1]) | (s[1:] != s[:-1])]
+    run_start = np.flatnonzero(new_run)
+    run_end = np.r_[run_start[1:], n]
+    # mean of 1-based positions run_start+1..run_end, shifted to the group's first row
+    mean_pos = ((run_start + run_end + 1) / 2)[np.cumsum(new_run) - 1]
+    group_start = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    ranks = mean_pos - group_start[g]
+    rows = np.bincount(g).astype(float)
+    n_pos = np.bincount(g, weights=y)
+    n_neg = rows - n_pos
+    rank_sum = np.bincount(g, weights=ranks * y)
+    both = (n_pos > 0) & (n_neg > 0)
+    if not both.any():
+        return float("nan")
+    aucs = (rank_sum[both] - n_pos[both] * (n_pos[both] + 1) / 2) / (n_pos[both] * n_neg[both])
+    return float(np.average(aucs, weights=rows[both]))
+
+
+def logloss(labels: np.ndarray, probs: np.ndarray) -> float:
+    """Mean binary cross-entropy with probabilities clipped to [1e-7, 1 - 1e-7]."""
+    y = np.asarray(labels, dtype=float)
+    if y.size == 0:
+        return float("nan")
+    p = np.clip(np.asarray(probs, dtype=float), EPS, 1 - EPS)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+
+
+def mae(labels: np.ndarray, probs: np.ndarray) -> float:
+    """Mean absolute error |y - p| (MTMS paper, Eq. 3)."""
+    y = np.asarray(labels, dtype=float)
+    if y.size == 0:
+        return float("nan")
+    return float(np.mean(np.abs(y - np.asarray(probs, dtype=float))))
+
+
+def calibration(labels: np.ndarray, probs: np.ndarray) -> float:
+    """Predicted over observed positives, sum p / sum y; NaN when there are no positives."""
+    observed = float(np.sum(np.asarray(labels, dtype=float)))
+    if observed == 0:
+        return float("nan")
+    return float(np.sum(np.asarray(probs, dtype=float)) / observed)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Metrics of one task on one scene."""
+
+    scene: str
+    task: str
+    rows: int
+    positives: int
+    auc: float
+    oracle_auc: float | None
+    gauc: float
+    logloss: float
+    mae: float
+    calibration: float
+
+    def to_record(self) -> dict:
+        """Plain dict with NaN as None, so json.dumps writes valid JSON."""
+        return {
+            k: None if isinstance(v, float) and math.isnan(v) else v
+            for k, v in asdict(self).items()
+        }
+
+
+def scene_task_metrics(
+    scene: np.ndarray,
+    click: np.ndarray,
+    conversion: np.ndarray,
+    user: np.ndarray,
+    predicted: dict[str, np.ndarray],
+    oracle: dict[str, np.ndarray] | None = None,
+) -> list[Metrics]:
+    """Metrics per scene (sorted) and per task in `predicted`; CVR only on clicked rows.
+
+    `oracle` holds the simulator's true p_click ("ctr") and p_cvr ("cvr"); its AUC is the
+    ceiling a model could reach on the same rows.
+    """
+    scene = np.asarray(scene)
+    click = np.asarray(click).astype(bool)
+    conversion = np.asarray(conversion).astype(bool)
+    user = np.asarray(user)
+    labels = {"ctr": click, "cvr": conversion, "ctcvr": click & conversion}
+    truth: dict[str, np.ndarray] = {}
+    if oracle is not None:
+        p_click, p_cvr = np.asarray(oracle["ctr"]), np.asarray(oracle["cvr"])
+        truth = {"ctr": p_click, "cvr": p_cvr, "ctcvr": p_click * p_cvr}
+    out = []
+    for name in np.unique(scene):
+        in_scene = scene == name
+        rows = {"ctr": in_scene, "cvr": in_scene & click, "ctcvr": in_scene}
+        for task in (t for t in TASKS if t in predicted):
+            m = rows[task]
+            y, p = labels[task][m], np.asarray(predicted[task])[m]
+            out.append(
+                Metrics(
+                    scene=str(name),
+                    task=task,
+                    rows=int(m.sum()),
+                    positives=int(y.sum()),
+                    auc=auc(y, p),
+                    oracle_auc=auc(y, truth[task][m]) if truth else None,
+                    gauc=gauc(y, p, user[m]),
+                    logloss=logloss(y, p),
+                    mae=mae(y, p),
+                    calibration=calibration(y, p),
+                )
+            )
+    return out

@@ -1,0 +1,43 @@
+"""Scoring a bundle on a day's rows and measuring it per scene and task."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from components.evaluation.metrics import Metrics, scene_task_metrics
+from components.features.batch import Batch
+from components.models.base import RankingModel
+from components.models.bundle import Bundle
+
+
+@torch.no_grad()
+def predict(model: RankingModel, data: Batch, batch_size: int = 65536) -> dict[str, np.ndarray]:
+    """Probabilities p_ctr, p_cvr and p_ctcvr = p_ctr * p_cvr of every row."""
+    model.eval()
+    out: dict[str, list] = {"ctr": [], "cvr": []}
+    for start in range(0, len(data), batch_size):
+        logits = model(data.slice(start, start + batch_size))
+        for task in out:
+            out[task].append(torch.sigmoid(logits[task]))
+    probs = {t: torch.cat(v).numpy().astype(np.float64) for t, v in out.items()}
+    probs["ctcvr"] = probs["ctr"] * probs["cvr"]
+    return probs
+
+
+def evaluate(bundle: Bundle, table: pa.Table) -> list[Metrics]:
+    """Metrics of the bundle on `table` (ids unseen in training score with the OOV row)."""
+    contract = bundle.encoder.contract
+    data, keep = bundle.encoder.encode(table)
+    rows = table.filter(pa.array(keep))
+    column = lambda name: rows[name].to_numpy(zero_copy_only=False)  # noqa: E731
+    oracle = {task: column(name).astype(np.float64) for task, name in contract.oracle.items()}
+    return scene_task_metrics(
+        scene=column(contract.scene),
+        click=column(contract.click),
+        conversion=column(contract.conversion),
+        user=column(contract.user) if contract.user else np.arange(rows.num_rows),
+        predicted=predict(bundle.model, data),
+        oracle=oracle or None,
+    )

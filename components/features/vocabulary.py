@@ -1,0 +1,72 @@
+"""Append-only vocabularies: raw categorical ids -> embedding rows that never move.
+
+Row 0 is the out-of-vocabulary row, shared by unseen ids and by ids seen fewer than
+`min_count` times. New ids get the next free rows, so yesterday's rows keep their
+meaning and a warm-started table only grows at the end of each field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+OOV = 0
+
+
+@dataclass
+class Vocabulary:
+    keys: np.ndarray  # [K] int64, sorted: every id seen so far
+    counts: np.ndarray  # [K] int64 times each id was seen in training data
+    rows: np.ndarray  # [K] int64 embedding row of each id; OOV while below min_count
+    size: int  # rows in use, OOV included
+    min_count: int = 1
+
+    @classmethod
+    def empty(cls, min_count: int = 1) -> Vocabulary:
+        none = np.empty(0, np.int64)
+        return cls(none, none.copy(), none.copy(), 1, min_count)
+
+    def update(self, values: np.ndarray) -> int:
+        """Count `values`; ids reaching min_count get new rows. Returns how many were added."""
+        new_keys, new_counts = np.unique(np.asarray(values, np.int64), return_counts=True)
+        keys = np.union1d(self.keys, new_keys)
+        counts = np.zeros(keys.size, np.int64)
+        rows = np.zeros(keys.size, np.int64)
+        old = np.searchsorted(keys, self.keys)
+        counts[old], rows[old] = self.counts, self.rows
+        counts[np.searchsorted(keys, new_keys)] += new_counts
+        admit = np.flatnonzero((rows == OOV) & (counts >= self.min_count))  # in key order
+        rows[admit] = self.size + np.arange(admit.size)
+        self.keys, self.counts, self.rows = keys, counts, rows
+        self.size += admit.size
+        return int(admit.size)
+
+    def lookup(self, values: np.ndarray) -> np.ndarray:
+        """Rows of `values`; unknown ids map to the OOV row."""
+        values = np.asarray(values, np.int64)
+        if self.keys.size == 0:
+            return np.zeros(values.shape, np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, values), self.keys.size - 1)
+        return np.where(self.keys[pos] == values, self.rows[pos], OOV)
+
+    def state(self) -> dict:
+        """Tensors and ints only, so a bundle loads with weights_only=True."""
+        return {
+            "keys": torch.from_numpy(self.keys.copy()),
+            "counts": torch.from_numpy(self.counts.copy()),
+            "rows": torch.from_numpy(self.rows.copy()),
+            "size": self.size,
+            "min_count": self.min_count,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> Vocabulary:
+        arrays = (state[k].numpy().astype(np.int64) for k in ("keys", "counts", "rows"))
+        return cls(*arrays, size=int(state["size"]), min_count=int(state["min_count"]))
+
+    def copy(self) -> Vocabulary:
+        return Vocabulary(
+            self.keys.copy(), self.counts.copy(), self.rows.copy(), self.size, self.min_count
+        )

@@ -1,0 +1,45 @@
+"""The one model contract: `model(batch) -> {task: logits}` plus the stages it trains in.
+
+A stage names the parameters it trains (embeddings and network, with their own
+learning rates), the forward it trains through, and whether its batches hold one
+scene each. Most models have a single stage; MTMS has two (embedding update, then
+fine-tune on frozen embeddings). The trainer runs any model's stages the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+
+from components.features.batch import Batch
+from components.models.layers import FieldEmbedding
+
+TASKS = ("ctr", "cvr")
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    forward: Callable[[Batch], dict[str, Tensor]]
+    embeddings: list[nn.Parameter]  # trained with train.lr_embedding
+    network: list[nn.Parameter]  # trained with train.lr_network
+    per_scene: bool = False  # batches hold rows of a single scene (batch.scene_id is set)
+
+
+class RankingModel(nn.Module):
+    """Base of the zoo: subclasses set `losses` and implement forward."""
+
+    losses: tuple[str, ...] = ("ctr", "cvr", "ctcvr")  # terms of training.losses.LOSS_TERMS
+
+    def embedding_parameters(self) -> list[nn.Parameter]:
+        return [p for m in self.modules() if isinstance(m, FieldEmbedding) for p in m.parameters()]
+
+    def network_parameters(self) -> list[nn.Parameter]:
+        emb = {id(p) for p in self.embedding_parameters()}
+        return [p for p in self.parameters() if id(p) not in emb]
+
+    def stages(self) -> list[Stage]:
+        """One stage: everything trains together on mixed-scene batches."""
+        return [Stage("train", self, self.embedding_parameters(), self.network_parameters())]

@@ -1,0 +1,110 @@
+"""Model bundles: one file holding the model's config, vocabularies and weights.
+
+Layout: a header line `MTMSBUNDLE1 <sha256 of the rest>\\n`, then a torch.save payload
+of plain tensors, strings and numbers. Written to a temporary file and renamed, so
+a crash never leaves half a bundle; loaded with weights_only=True after the checksum
+is verified, so a corrupt or foreign file is a clear error and never unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from components.config import ModelConfig
+from components.features.encoding import Encoder
+from components.models import MODELS, RankingModel
+
+MAGIC = b"MTMSBUNDLE1"
+
+
+class BundleError(ValueError):
+    """A bundle that is missing, corrupt, or not a bundle."""
+
+
+@dataclass
+class Bundle:
+    name: str  # key of MODELS
+    config: ModelConfig
+    encoder: Encoder
+    model: RankingModel
+    meta: dict = field(default_factory=dict)  # JSON-able: days trained, parent, stage results
+
+
+def build(name: str, encoder: Encoder, config: ModelConfig, seed: int) -> RankingModel:
+    """A freshly initialised model sized by the encoder's vocabularies (deterministic init)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return MODELS[name](encoder.spec, config)
+
+
+def _payload(bundle: Bundle) -> bytes:
+    state = {
+        "name": bundle.name,
+        "config": bundle.config.model_dump_json(),
+        "encoder": bundle.encoder.state(),
+        "weights": bundle.model.state_dict(),
+        "meta": json.dumps({k: v for k, v in bundle.meta.items() if k != "checksum"}),
+    }
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def save(bundle: Bundle, path: Path) -> str:
+    """Write the bundle atomically; returns its sha256."""
+    path = Path(path)
+    body = _payload(bundle)
+    digest = hashlib.sha256(body).hexdigest()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(MAGIC + b" " + digest.encode() + b"\n" + body)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return digest
+
+
+def checksum(path: Path) -> str:
+    """The sha256 recorded in a bundle's header (verified when the bundle is loaded)."""
+    with open(path, "rb") as f:
+        return f.readline().split()[-1].decode()
+
+
+def load(path: Path) -> Bundle:
+    """Read and verify a bundle; anything wrong is a one-line BundleError."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise BundleError(f"{path}: cannot read bundle ({err.strerror})") from None
+    header, _, body = raw.partition(b"\n")
+    parts = header.split(b" ")
+    if len(parts) != 2 or parts[0] != MAGIC:
+        raise BundleError(f"{path}: not an mtms bundle")
+    if hashlib.sha256(body).hexdigest().encode() != parts[1]:
+        raise BundleError(f"{path}: checksum mismatch (corrupt or truncated bundle)")
+    try:
+        state = torch.load(io.BytesIO(body), weights_only=True)
+        config = ModelConfig.model_validate_json(state["config"])
+        encoder = Encoder.from_state(state["encoder"])
+        model = MODELS[state["name"]](encoder.spec, config)
+        model.load_state_dict(state["weights"])
+    except Exception as err:  # a verified file that still does not load: say what broke
+        reason = str(err).splitlines()[0] if str(err) else ""
+        raise BundleError(f"{path}: unreadable bundle ({type(err).__name__}: {reason})") from None
+    model.eval()
+    meta = {**json.loads(state["meta"]), "checksum": parts[1].decode()}
+    return Bundle(state["name"], config, encoder, model, meta)

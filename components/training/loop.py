@@ -1,0 +1,100 @@
+"""The training loop: pre-encoded tensors in memory, batches sliced from a permutation.
+
+Every model trains through the same code: for each of its stages, freeze what the
+stage does not train, then one Adam pass (per epoch) over the data. The data is
+reordered once per epoch (one gather), so each batch is a zero-copy slice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from components.config import TrainConfig
+from components.features.batch import Batch
+from components.models.base import RankingModel, Stage
+from components.training.losses import multitask_loss
+
+OnStep = Callable[[str, int, int], None]  # (stage, rows done, rows in the stage)
+
+
+@dataclass(frozen=True)
+class StageResult:
+    stage: str
+    rows: int  # rows seen, epochs included
+    steps: int
+    seconds: float
+    loss: float  # mean training loss over the stage
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds else float("nan")
+
+
+def batch_plan(
+    data: Batch, batch_size: int, per_scene: bool, generator: torch.Generator
+) -> tuple[Batch, list[tuple[int, int, int | None]]]:
+    """The data shuffled (one gather) and the (start, stop, scene) of each batch.
+
+    With per_scene, rows are grouped by scene and no batch crosses a scene; the
+    batches of all scenes are then visited in a random order.
+    """
+    perm = torch.randperm(len(data), generator=generator)
+    if not per_scene:
+        bounds = range(0, len(data), batch_size)
+        return data.take(perm), [(a, min(a + batch_size, len(data)), None) for a in bounds]
+    perm = perm[torch.argsort(data.scene[perm], stable=True)]
+    counts = torch.bincount(data.scene, minlength=int(data.scene.max()) + 1).tolist()
+    plan, start = [], 0
+    for scene, count in enumerate(counts):
+        plan += [(a, min(a + batch_size, start + count), scene)
+                 for a in range(start, start + count, batch_size)]  # fmt: skip
+        start += count
+    order = torch.randperm(len(plan), generator=generator).tolist()
+    return data.take(perm), [plan[i] for i in order]
+
+
+def _freeze_all_but(model: RankingModel, stage: Stage) -> None:
+    trained = {id(p) for p in stage.embeddings + stage.network}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in trained)
+
+
+def run_stage(
+    model: RankingModel, stage: Stage, data: Batch, cfg: TrainConfig,
+    generator: torch.Generator, on_step: OnStep | None = None,
+) -> StageResult:  # fmt: skip
+    """Train one stage; parameters outside the stage stay bit-identical."""
+    _freeze_all_but(model, stage)
+    groups = [{"params": stage.embeddings, "lr": cfg.lr_embedding},
+              {"params": stage.network, "lr": cfg.lr_network}]  # fmt: skip
+    optimizer = torch.optim.Adam([g for g in groups if g["params"]])
+    model.train()
+    total, steps, rows, t0 = torch.zeros(()), 0, 0, time.perf_counter()
+    for _ in range(cfg.epochs):
+        shuffled, plan = batch_plan(data, cfg.batch_size, stage.per_scene, generator)
+        for start, stop, scene in plan:
+            batch = shuffled.slice(start, stop, scene)
+            loss = multitask_loss(stage.forward(batch), batch, model.losses)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach()
+            steps, rows = steps + 1, rows + (stop - start)
+            if on_step:
+                on_step(stage.name, rows, len(data) * cfg.epochs)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    seconds = time.perf_counter() - t0
+    return StageResult(stage.name, rows, steps, seconds, float(total) / max(steps, 1))
+
+
+def fit(
+    model: RankingModel, data: Batch, cfg: TrainConfig, seed: int, on_step: OnStep | None = None
+) -> list[StageResult]:
+    """Run every stage of the model in order; deterministic for a fixed seed."""
+    generator = torch.Generator().manual_seed(seed)
+    return [run_stage(model, s, data, cfg, generator, on_step) for s in model.stages()]
