@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from components import atomic
 from components.config import Config, ConfigError, load
@@ -18,23 +17,14 @@ from components.data.loaders import LOADERS, import_day
 from components.data.loaders.tables import LoaderError
 from components.data.partitions import PartitionError, list_days, parse_day
 from components.data.versioning import VersioningError, track
+from components.models import MODELS
+from components.models.bundle import BundleError
+from components.training.chain import TrainingError
 from components.validation.gate import dataset_contract, validate_day
+from flows.reports import table
 
-console = Console()
-ERRORS = (ConfigError, PartitionError, LoaderError, VersioningError)
-
-
-def _table(title: str, columns: list[str], rows: list[list]) -> Table:
-    table = Table(title=title, title_justify="left")
-    for col in columns:
-        table.add_column(
-            col, justify="left" if col in ("day", "scene", "status", "task") else "right"
-        )
-    for row in rows:
-        table.add_row(
-            *("-" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v) for v in row)
-        )
-    return table
+console = Console(width=None if sys.stdout.isatty() else 140)  # files and pipes get wide tables
+ERRORS = (ConfigError, PartitionError, LoaderError, VersioningError, BundleError, TrainingError)
 
 
 def _version(cfg: Config) -> None:
@@ -59,7 +49,7 @@ def cmd_simulate(cfg: Config, args: argparse.Namespace) -> int:
         )  # fmt: skip
     rows = [[w.day, w.rows, w.ctr, w.cvr, w.status] for w in written]
     columns = ["day", "rows", "CTR", "CVR", "status"]
-    console.print(_table(f"partitions in {cfg.paths.raw}", columns, rows))
+    console.print(table(f"partitions in {cfg.paths.raw}", columns, rows))
     if args.report:
         print_signal(console, sim, cfg.seed, start)
     _version(cfg)
@@ -105,6 +95,18 @@ def cmd_profile(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(cfg: Config, args: argparse.Namespace) -> int:
+    from flows.training import train
+
+    return train(console, cfg, args.model or cfg.model.name, args.days, args.warm_start)
+
+
+def cmd_evaluate(cfg: Config, args: argparse.Namespace) -> int:
+    from flows.training import evaluate
+
+    return evaluate(console, cfg, args.bundle, parse_day(args.day), args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mtms", description=__doc__)
     parser.add_argument(
@@ -136,6 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="rows and label rates per day and scene, as JSON")
     p.add_argument("--out", type=Path, default=Path("metrics/data.json"))
     p.set_defaults(run=cmd_profile)
+
+    p = sub.add_parser("train", help="train the warm-start chain over days; one bundle per day")
+    p.add_argument("--model", choices=sorted(MODELS), help="model (default: model.name)")
+    p.add_argument("--days", required=True, help="D1..D2, or one day D (YYYY-MM-DD)")
+    p.add_argument("--warm-start", type=Path, help="bundle to start the first day from")
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("evaluate", help="metrics of a bundle on one day, per scene and task")
+    p.add_argument("--bundle", required=True, type=Path)
+    p.add_argument("--day", required=True)
+    p.add_argument("--json", type=Path, help="also write the metrics as a list of records")
+    p.set_defaults(run=cmd_evaluate)
     return parser
 
 

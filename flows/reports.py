@@ -14,6 +14,20 @@ from components.data.simulator import PARTS, simulate_day
 from components.data.world import build_world
 
 
+def table(title: str, columns: list[str], rows: list[list]) -> Table:
+    """A left-titled table; floats to 4 decimals, None as '-'."""
+    out = Table(title=title, title_justify="left")
+    for col in columns:
+        out.add_column(
+            col, justify="left" if col in ("day", "scene", "status", "task") else "right"
+        )
+    for row in rows:
+        out.add_row(
+            *("-" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v) for v in row)
+        )
+    return out
+
+
 def print_signal(console: Console, sim: SimulatorConfig, seed: int, day: dt.date) -> None:
     """Where the true logits' variance comes from, and the oracle AUC, for one day."""
     simulated = simulate_day(build_world(sim, seed), sim, seed, day)

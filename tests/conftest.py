@@ -28,6 +28,7 @@ SMALL = {
         "horizon_days": 30,
     },
     "validation": {"min_rows": 500},
+    "train": {"batch_size": 1024},  # fewer rows than the default: keep some steps per day
 }
 
 
@@ -60,3 +61,18 @@ def dvc_workspace(root: Path) -> Path:
     for name in (".dvc/config", ".dvcignore"):  # data.dvc is created by the first track()
         shutil.copy(REPO / name, root / name)
     return root
+
+
+@pytest.fixture(scope="session")
+def sim_days(tmp_path_factory) -> Config:
+    """A workspace with 6 simulated days written (shared: treat it as read-only).
+
+    The small world, with enough rows that a day holds a few hundred conversions: model
+    behaviour tests compare AUCs, which are noise on fewer positives.
+    """
+    from components.data.simulator import simulate
+
+    more_rows = {"simulator": {"rows_per_day": 60000}}
+    cfg = write_params(tmp_path_factory.mktemp("sim_days"), more_rows)
+    simulate(cfg.simulator, cfg.seed, cfg.path("raw"), cfg.simulator.start, 6)
+    return cfg

@@ -27,6 +27,10 @@ from components.validation.gate import dataset_contract
 log = logging.getLogger(__name__)
 
 
+class TrainingError(ValueError):
+    """A training request that cannot run: no data, or a mismatched warm-start bundle."""
+
+
 @dataclass(frozen=True)
 class TrainedDay:
     day: dt.date
@@ -60,9 +64,9 @@ def train_day(
     """Train `name` on the window ending at `day`, warm-started from `previous`; saved."""
     days = window(cfg, day)
     if not days:
-        raise ValueError(f"no partition to train on for {day} under {cfg.paths.raw}")
+        raise TrainingError(f"no partition to train on for {day} under {cfg.paths.raw}")
     if previous is not None and previous.name != name:
-        raise ValueError(f"cannot warm-start model {name!r} from a {previous.name!r} bundle")
+        raise TrainingError(f"cannot warm-start model {name!r} from a {previous.name!r} bundle")
     encoder = previous.encoder.copy() if previous else None
     encoder = encoder or Encoder(dataset_contract(cfg), cfg.model.scenes, cfg.model.min_count)
     config = previous.config if previous else cfg.model

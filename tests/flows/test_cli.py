@@ -64,3 +64,51 @@ def test_bad_params_name_the_key(workspace, capsys):
     (workspace / "params.yaml").write_text(text)
     assert main(["validate", "--all"]) == 2
     assert "unknown key 'sede'" in capsys.readouterr().err
+
+
+KEYS = ["scene", "task", "rows", "positives", "auc", "oracle_auc", "gauc", "logloss", "mae",
+        "calibration"]  # fmt: skip
+
+
+def test_train_then_evaluate(workspace, capsys):
+    main(["simulate", "--days", "3"])
+    assert main(["train", "--model", "esmm", "--days", "2026-01-05..2026-01-06"]) == 0
+    out = capsys.readouterr().out
+    assert "cold" in out and "warm" in out and "models/esmm/day=2026-01-06.pt" in out
+    bundle = "models/esmm/day=2026-01-06.pt"
+    argv = ["evaluate", "--bundle", bundle, "--day", "2026-01-07", "--json", "m.json"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "oracle" in out and "search" in out
+    records = json.loads((workspace / "m.json").read_text())
+    assert [list(r) for r in records] == [KEYS] * len(records)
+    assert {(r["scene"], r["task"]) for r in records} >= {("feed", "ctr"), ("search", "cvr")}
+    # continue the chain from a bundle
+    argv = ["train", "--model", "esmm", "--days", "2026-01-07", "--warm-start", bundle]
+    assert main(argv) == 0 and "warm" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--days", "2026-01-06..2026-01-05"], "ends before it starts"),
+        (["train", "--days", "2026-03-01..2026-03-02"], "no partitions in that range"),
+        (["evaluate", "--bundle", "nope.pt", "--day", "2026-01-05"], "cannot read bundle"),
+        (["evaluate", "--bundle", "params.yaml", "--day", "2026-01-05"], "not an mtms bundle"),
+    ],
+)
+def test_training_input_errors_are_one_line(workspace, capsys, argv, message):
+    main(["simulate", "--days", "1"])
+    capsys.readouterr()
+    assert main(argv) == 2
+    out = capsys.readouterr().err.strip()
+    assert out.startswith("mtms: error:") and message in out and "\n" not in out
+
+
+def test_warm_start_from_another_model_is_refused(workspace, capsys):
+    main(["simulate", "--days", "2"])
+    main(["train", "--model", "esmm", "--days", "2026-01-05"])
+    argv = ["train", "--model", "single", "--days", "2026-01-06", "--warm-start",
+            "models/esmm/day=2026-01-05.pt"]  # fmt: skip
+    assert main(argv) == 2
+    assert "cannot warm-start model 'single' from a 'esmm' bundle" in capsys.readouterr().err

@@ -1,0 +1,78 @@
+"""`mtms train` and `mtms evaluate`: progress bars and tables around components.training."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from components import atomic
+from components.config import Config
+from components.data.partitions import PartitionError, list_days, parse_day, read_partition
+from components.evaluation.evaluate import evaluate as evaluate_bundle
+from components.models import bundle as bundles
+from components.training.chain import TrainedDay, train_chain
+from flows.reports import table
+
+
+def set_threads(cfg: Config) -> None:
+    torch.set_num_threads(cfg.train.threads or os.cpu_count() or 1)
+
+
+def parse_days(text: str, available: list[dt.date]) -> list[dt.date]:
+    """'D1..D2' (the partitions in that range) or one day 'D'."""
+    first, _, last = text.partition("..")
+    start, end = parse_day(first), parse_day(last or first)
+    if end < start:
+        raise PartitionError(f"--days {text}: the range ends before it starts")
+    days = [d for d in available if start <= d <= end]
+    if not days:
+        raise PartitionError(f"--days {text}: no partitions in that range")
+    return days
+
+
+def train(console: Console, cfg: Config, name: str, days: str, warm: Path | None) -> int:
+    set_threads(cfg)
+    chosen = parse_days(days, list_days(cfg.path("raw")))
+    previous = bundles.load(warm) if warm else None
+    rows: list[list] = []
+    paths: list[Path] = []
+    columns = TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task("training", total=1)
+
+        def on_step(stage: str, done: int, total: int) -> None:
+            progress.update(bar, description=f"{name} {stage}", completed=done, total=total)
+
+        def on_day(t: TrainedDay) -> None:
+            speed = ", ".join(f"{s.stage} {s.samples_per_s:,.0f}/s" for s in t.stages)
+            start = "warm" if t.warm else "cold"
+            loss = " ".join(f"{s.loss:.4f}" for s in t.stages)
+            rows.append([t.day, t.rows, start, loss, speed])
+            paths.append(t.path)
+
+        train_chain(cfg, name, chosen, previous, on_step, on_day)
+    cols = ["day", "rows", "start", "loss", "samples/s"]
+    console.print(table(f"{name}: warm-start chain", cols, rows))
+    latest = paths[-1].relative_to(cfg.root) if paths[-1].is_relative_to(cfg.root) else paths[-1]
+    console.print(f"{len(paths)} bundles in {paths[-1].parent}; latest: {latest}", soft_wrap=True)
+    return 0
+
+
+def evaluate(console: Console, cfg: Config, bundle: Path, day: dt.date, out: Path | None) -> int:
+    set_threads(cfg)
+    loaded = bundles.load(bundle)
+    metrics = evaluate_bundle(loaded, read_partition(cfg.path("raw"), day))
+    columns = ["scene", "task", "rows", "pos", "AUC", "oracle", "GAUC", "logloss", "MAE", "calib"]
+    rows = [[m.scene, m.task, m.rows, m.positives, m.auc, m.oracle_auc, m.gauc, m.logloss,
+             m.mae, m.calibration] for m in metrics]  # fmt: skip
+    console.print(table(f"{loaded.name} ({bundle.name}) on {day}", columns, rows))
+    if out:
+        atomic.write_text(out, json.dumps([m.to_record() for m in metrics], indent=2))
+        console.print(f"wrote {out}")
+    return 0

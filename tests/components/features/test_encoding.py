@@ -1,0 +1,97 @@
+"""Vocabularies only grow, known ids keep their rows, and only features are encoded."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from components.data.contract import SIMULATOR
+from components.data.simulator import simulate_day
+from components.data.world import build_world
+from components.features.encoding import Encoder
+from components.features.vocabulary import OOV, Vocabulary
+from tests.conftest import write_params
+
+
+def test_vocabulary_appends_new_ids_and_keeps_known_rows():
+    vocab = Vocabulary.empty()
+    assert vocab.update(np.array([30, 10, 10, 20])) == 3
+    before = vocab.lookup(np.array([10, 20, 30]))
+    assert sorted(before.tolist()) == [1, 2, 3]  # row 0 is the OOV row
+    assert vocab.update(np.array([5, 40, 10])) == 2
+    assert vocab.lookup(np.array([10, 20, 30])).tolist() == before.tolist()
+    assert sorted(vocab.lookup(np.array([5, 40])).tolist()) == [4, 5]
+    assert vocab.lookup(np.array([999, -1])).tolist() == [OOV, OOV]
+    assert vocab.size == 6
+
+
+def test_min_count_keeps_rare_ids_on_the_oov_row_until_they_recur():
+    vocab = Vocabulary.empty(min_count=2)
+    vocab.update(np.array([1, 2, 2]))
+    assert vocab.lookup(np.array([1, 2])).tolist() == [OOV, 1]
+    vocab.update(np.array([1]))  # second sighting, on a later day
+    assert vocab.lookup(np.array([1, 2])).tolist() == [2, 1]
+
+
+def test_vocabulary_state_round_trips():
+    vocab = Vocabulary.empty()
+    vocab.update(np.array([7, 3, 9]))
+    again = Vocabulary.from_state(vocab.state())
+    ids = np.array([3, 7, 9, 11])
+    assert again.lookup(ids).tolist() == vocab.lookup(ids).tolist() and again.size == vocab.size
+
+
+@pytest.fixture(scope="module")
+def days(tmp_path_factory):
+    cfg = write_params(tmp_path_factory.mktemp("enc"))
+    world = build_world(cfg.simulator, cfg.seed)
+    start = cfg.simulator.start
+    import datetime as dt
+
+    return cfg, [simulate_day(world, cfg.simulator, cfg.seed, start + dt.timedelta(d)).table
+                 for d in range(2)]  # fmt: skip
+
+
+def test_encoding_grows_with_a_new_day_and_known_ids_keep_rows(days):
+    cfg, (day0, day1) = days
+    enc = Encoder(SIMULATOR, cfg.model.scenes)
+    enc.fit(day0)
+    first, _ = enc.encode(day0)
+    sizes = enc.spec.sizes
+    added = enc.fit(day1)
+    assert added["user_id"] > 0  # new users every day
+    assert all(b >= a for a, b in zip(sizes, enc.spec.sizes, strict=True))
+    again, _ = enc.encode(day0)
+    assert np.array_equal(first.sparse.numpy(), again.sparse.numpy())
+    assert np.array_equal(first.multi.numpy(), again.multi.numpy())
+
+
+def test_unseen_ids_encode_to_oov_and_padding_is_minus_one(days):
+    cfg, (day0, day1) = days
+    enc = Encoder(SIMULATOR, cfg.model.scenes)
+    enc.fit(day0)
+    batch, _ = enc.encode(day1)
+    user = enc.sparse.index("user_id")
+    unseen = ~np.isin(day1["user_id"].to_numpy(), day0["user_id"].to_numpy())
+    assert unseen.any() and (batch.sparse[:, user].numpy()[unseen] == OOV).all()
+    lengths = np.array([len(t) for t in day1["ad_tags"].to_pylist()])
+    assert ((batch.multi[:, 0] >= 0).sum(1).numpy() == lengths).all()
+
+
+def test_only_contract_features_are_encoded(days):
+    cfg, (day0, _) = days
+    enc = Encoder(SIMULATOR, cfg.model.scenes)
+    inputs = set(enc.sparse + enc.multi + enc.dense)
+    assert not inputs & {"click", "conversion", "daction", "p_click", "p_cvr", "request_id", "day"}
+    batch, _ = enc.encode(day0)
+    assert batch.click.sum() == day0["click"].to_numpy().sum()
+
+
+def test_rows_of_scenes_the_model_lacks_are_skipped(days):
+    cfg, (day0, _) = days
+    enc = Encoder(SIMULATOR, ("feed", "search"))
+    enc.fit(day0)
+    batch, keep = enc.encode(day0)
+    scenes = day0["scene"].to_numpy(zero_copy_only=False)
+    assert keep.tolist() == np.isin(scenes, ["feed", "search"]).tolist()
+    assert len(batch) == keep.sum() and set(batch.scene.tolist()) == {0, 1}
+    assert pa.compute.sum(day0["click"].filter(pa.array(keep))).as_py() == batch.click.sum()

@@ -1,0 +1,169 @@
+"""The trainer: losses, stages, warm start, and the behaviour of trained models."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+import torch
+
+from components.data.partitions import read_partition
+from components.evaluation.evaluate import evaluate, predict
+from components.evaluation.metrics import auc, logloss
+from components.features.encoding import Encoder
+from components.models import bundle as bundles
+from components.training.chain import train_chain, train_day
+from components.training.loop import batch_plan, run_stage
+from components.training.losses import masked_bce, multitask_loss, product_bce
+from components.training.warm_start import warm_start
+from components.validation.gate import dataset_contract
+
+
+def day(cfg, offset: int) -> dt.date:
+    return cfg.simulator.start + dt.timedelta(days=offset)
+
+
+@pytest.fixture(scope="module")
+def encoded(sim_days):
+    cfg = sim_days
+    encoder = Encoder(dataset_contract(cfg), cfg.model.scenes)
+    table = read_partition(cfg.path("raw"), day(cfg, 0))
+    encoder.fit(table)
+    return cfg, encoder, encoder.encode(table)[0]
+
+
+def test_cvr_loss_ignores_unclicked_rows_and_ctcvr_is_bce_of_the_product():
+    logits = torch.tensor([0.3, -1.0, 2.0, 0.5])
+    labels, clicked = torch.tensor([1.0, 0.0, 1.0, 0.0]), torch.tensor([1.0, 1.0, 0.0, 0.0])
+    changed = logits.clone()
+    changed[2:] = torch.tensor([-9.0, 9.0])  # unclicked rows: any prediction
+    assert masked_bce(logits, labels, clicked) == masked_bce(changed, labels, clicked)
+    a, b = torch.tensor([0.4, -2.0]), torch.tensor([-0.5, 1.0])
+    p = torch.sigmoid(a) * torch.sigmoid(b)
+    y = torch.tensor([1.0, 0.0])
+    expected = torch.nn.functional.binary_cross_entropy(p, y)
+    assert torch.allclose(product_bce(a, b, y), expected, atol=1e-6)
+    assert torch.isfinite(product_bce(torch.tensor([-60.0]), torch.tensor([-60.0]), y[:1]))
+
+
+def test_per_scene_batches_never_mix_scenes(encoded):
+    _, _, data = encoded
+    shuffled, plan = batch_plan(data, 1000, True, torch.Generator().manual_seed(0))
+    assert sum(stop - start for start, stop, _ in plan) == len(data)
+    for start, stop, scene in plan:
+        assert (shuffled.scene[start:stop] == scene).all()
+
+
+def test_fine_tune_changes_only_the_ranking_network(encoded):
+    cfg, encoder, data = encoded
+    model = bundles.build("mtms", encoder, cfg.model, seed=3)
+    embedding, finetune = model.stages()
+    gen = torch.Generator().manual_seed(0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    run_stage(model, finetune, data, cfg.train, gen)
+    after = model.state_dict()
+    for key, value in before.items():  # mall has no rows before day 7: its heads stay too
+        trained = key.startswith("ranking.") and not key.startswith("ranking.mall")
+        assert torch.equal(value, after[key]) != trained, key  # embeddings bit-identical
+    run_stage(model, embedding, data, cfg.train, gen)
+    final = model.state_dict()
+    assert all(torch.equal(after[k], final[k]) for k in after if k.startswith("ranking."))
+    assert all(p.requires_grad for p in model.parameters())  # nothing left frozen
+
+
+def test_embedding_update_of_a_scene_touches_only_its_own_components(encoded):
+    cfg, encoder, data = encoded
+    model = bundles.build("mtms", encoder, cfg.model, seed=3)
+    stage = model.stages()[0]
+    feed = data.take(torch.nonzero(data.scene == 0).squeeze(1), scene_id=0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    loss = multitask_loss(stage.forward(feed), feed, model.losses)
+    loss.backward()
+    grads = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.any()}
+    assert grads and all(n.split(".")[1].startswith("feed_") for n in grads), grads
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_warm_start_keeps_known_rows_and_initialises_new_ones(sim_days, tmp_path):
+    cfg = own_models(sim_days, tmp_path)
+    first, _ = train_day(cfg, "mtms", day(cfg, 0), None)
+    encoder = first.encoder.copy()
+    encoder.fit(read_partition(cfg.path("raw"), day(cfg, 1)))
+    model = bundles.build("mtms", encoder, first.config, seed=5)
+    fresh = model.state_dict()["embeddings.feed_ctr.table.weight"].clone()
+    result = warm_start(model, first.model.state_dict())
+    assert result.grown > 0 and result.fresh == 0
+    old, new = first.model.embeddings["feed_ctr"], model.embeddings["feed_ctr"]
+    user = encoder.sparse.index("user_id")
+    known = int(old.sizes[user])
+    rows_old = old.table.weight[old.offsets[user] : old.offsets[user] + known]
+    rows_new = new.table.weight[new.offsets[user] : new.offsets[user] + int(new.sizes[user])]
+    assert torch.equal(rows_old, rows_new[:known])
+    start = int(new.offsets[user])
+    assert torch.equal(rows_new[known:], fresh[start + known : start + int(new.sizes[user])])
+    assert torch.equal(
+        first.model.ranking["feed_ctr"][0].weight, model.ranking["feed_ctr"][0].weight
+    )
+
+
+def test_a_new_scene_gets_fresh_components_on_warm_start(sim_days, tmp_path):
+    cfg = own_models(sim_days, tmp_path)
+    narrow = cfg.model_copy(update={"model": cfg.model.model_copy(update={"scenes": ("feed",)})})
+    first, _ = train_day(narrow, "mtms", day(cfg, 0), None)
+    encoder = Encoder(first.encoder.contract, ("feed", "search"))
+    encoder.vocabs = first.encoder.copy().vocabs
+    model = bundles.build("mtms", encoder, first.config, seed=5)
+    result = warm_start(model, first.model.state_dict())
+    assert result.fresh > 0
+    assert torch.equal(model.towers["feed_cvr"][0].weight, first.model.towers["feed_cvr"][0].weight)
+
+
+def own_models(cfg, tmp_path):
+    """The shared workspace's config writing bundles under tmp_path (tests run in any order)."""
+    return cfg.model_copy(update={"paths": cfg.paths.model_copy(update={"models": tmp_path})})
+
+
+def metrics_of(bundle, cfg, offset):
+    table = read_partition(cfg.path("raw"), day(cfg, offset))
+    return {(m.scene, m.task): m for m in evaluate(bundle, table)}
+
+
+def test_a_trained_model_beats_a_constant_by_a_wide_margin(sim_days, tmp_path):
+    cfg = own_models(sim_days, tmp_path)
+    trained = train_chain(cfg, "mtms", [day(cfg, i) for i in range(3)])
+    metrics = metrics_of(bundles.load(trained[-1].path), cfg, 3)
+    table = read_partition(cfg.path("raw"), day(cfg, 3))
+    click = table["click"].to_numpy()
+    constant = logloss(click, np.full(click.size, click.mean()))
+    for scene in ("feed", "search"):
+        assert metrics[scene, "ctr"].auc > 0.6, metrics[scene, "ctr"]
+        assert metrics[scene, "cvr"].auc > 0.6, metrics[scene, "cvr"]
+    all_rows = [metrics[s, "ctr"] for s in ("feed", "search", "video")]
+    mean_logloss = sum(m.logloss * m.rows for m in all_rows) / sum(m.rows for m in all_rows)
+    assert mean_logloss < constant - 0.005
+    assert auc(click, np.full(click.size, 0.1)) == 0.5
+
+
+def test_warm_start_beats_cold_start_on_the_next_day(sim_days, tmp_path):
+    cfg = own_models(sim_days, tmp_path / "warm")
+    chain = train_chain(cfg, "mtms", [day(cfg, i) for i in range(5)])  # day 4 warm-started
+    warm = bundles.load(chain[-1].path)
+    cold, _ = train_day(own_models(cfg, tmp_path / "cold"), "mtms", day(cfg, 4), None)
+    by_warm, by_cold = metrics_of(warm, cfg, 5), metrics_of(cold, cfg, 5)  # same budget
+    for scene in ("feed", "search"):
+        assert by_warm[scene, "ctr"].auc > by_cold[scene, "ctr"].auc + 0.03, scene
+    # a scene-day holds only ~50 conversions here: compare CTCVR over every row instead
+    table = read_partition(cfg.path("raw"), day(cfg, 5))
+    label = table["conversion"].to_numpy()
+    pooled = {}
+    for name, bundle in (("warm", warm), ("cold", cold)):
+        data, _ = bundle.encoder.encode(table)
+        pooled[name] = auc(label, predict(bundle.model, data)["ctcvr"])
+    assert pooled["warm"] > pooled["cold"], pooled
+
+
+def test_gate_metrics_are_deterministic_for_a_fixed_seed(sim_days, tmp_path):
+    cfg, other = own_models(sim_days, tmp_path / "a"), own_models(sim_days, tmp_path / "b")
+    a, _ = train_day(cfg, "esmm", day(cfg, 0), None)
+    b, _ = train_day(other, "esmm", day(cfg, 0), None)
+    ma, mb = metrics_of(a, cfg, 1), metrics_of(b, cfg, 1)
+    assert [m.to_record() for m in ma.values()] == [m.to_record() for m in mb.values()]
