@@ -39,7 +39,9 @@ class FieldEmbedding(nn.Module):
             ids.append((multi.clamp(min=0) + off[f : f + m, None]).reshape(b, -1))
         if self.with_scene:
             ids.append(batch.scene[:, None] + off[-1])
-        vectors = self.table(torch.cat(ids, dim=1))  # [B, F + M*L (+1), D]
+        flat = torch.cat(ids, dim=1)  # [B, F + M*L (+1)]
+        # index_select, not F.embedding: its backward (index_add) is ~2.5x faster on CPU
+        vectors = self.table.weight.index_select(0, flat.reshape(-1)).view(b, -1, self.dim)
         parts = [vectors[:, :f]]
         if m:
             width = batch.multi.shape[2]
@@ -71,10 +73,34 @@ def mlp(width: int, hidden: tuple[int, ...], out: int = 1) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def dot_interactions(vectors: Tensor) -> Tensor:
+    """[B, N, D] -> [B, N(N-1)/2]: inner products of every pair of fields (DLRM-style).
+
+    MLPs on concatenated embeddings learn dot products (user taste x ad attribute, the
+    bulk of the simulator's signal and of real CTR signal) poorly; handing the towers
+    the pairwise products makes that structure explicit.
+    """
+    n = vectors.shape[1]
+    gram = torch.bmm(vectors, vectors.transpose(1, 2))  # [B, N, N]
+    i, j = torch.triu_indices(n, n, offset=1, device=vectors.device)
+    return gram[:, i, j]
+
+
+def field_features(embedding: FieldEmbedding, batch: Batch) -> Tensor:
+    """[B, N*D + N(N-1)/2]: flattened field embeddings and their pairwise products."""
+    vectors = embedding(batch)  # [B, N, D]
+    return torch.cat([vectors.flatten(1), dot_interactions(vectors)], dim=1)
+
+
 def flat_input(embedding: FieldEmbedding, batch: Batch) -> Tensor:
-    """[B, fields*D + Dn]: flattened embeddings and the dense features."""
-    return torch.cat([embedding(batch).flatten(1), batch.dense], dim=1)
+    """A tower's input: field features and the dense features."""
+    return torch.cat([field_features(embedding, batch), batch.dense], dim=1)
+
+
+def feature_width(embedding: FieldEmbedding) -> int:
+    n = embedding.n_fields
+    return n * embedding.dim + n * (n - 1) // 2
 
 
 def input_width(embedding: FieldEmbedding, spec: FeatureSpec) -> int:
-    return embedding.n_fields * embedding.dim + len(spec.dense)
+    return feature_width(embedding) + len(spec.dense)

@@ -3,6 +3,7 @@
 Components c = (scene s, task t), t in {ctr, cvr}; each owns its embedding tables E^c.
 Alternate update, once per day:
   1. Embedding update, each scene on its own rows: p_ctr = sigmoid(f_s^ctr(E^(s,ctr)(x))),
+     (a tower's input: the component's field embeddings, their pairwise dot products, dense)
      p_cvr = sigmoid(f_s^cvr(E^(s,cvr)(x))); L = L_CTR + L_CVR(clicked) + L_CTCVR.
      Embeddings and these component towers train; nothing is shared across components.
   2. Fine-tune: every E^c frozen and concatenated, h = [E^c(x) for all c] (2S times
@@ -19,7 +20,14 @@ from components.config import ModelConfig
 from components.features.batch import Batch
 from components.features.encoding import FeatureSpec
 from components.models.base import TASKS, RankingModel, Stage
-from components.models.layers import FieldEmbedding, flat_input, input_width, mlp
+from components.models.layers import (
+    FieldEmbedding,
+    feature_width,
+    field_features,
+    flat_input,
+    input_width,
+    mlp,
+)
 
 
 class MTMS(RankingModel):
@@ -32,7 +40,7 @@ class MTMS(RankingModel):
         emb = {k: FieldEmbedding(spec, cfg.embedding_dim, cfg.init_std) for k in keys}
         self.embeddings = nn.ModuleDict(emb)
         width = input_width(emb[keys[0]], spec)
-        wide = len(keys) * (width - len(spec.dense)) + len(spec.dense)
+        wide = len(keys) * feature_width(emb[keys[0]]) + len(spec.dense)
         self.towers = nn.ModuleDict({k: mlp(width, cfg.tower) for k in keys})
         self.ranking = nn.ModuleDict({k: mlp(wide, cfg.ranking) for k in keys})
 
@@ -47,8 +55,8 @@ class MTMS(RankingModel):
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         """Ranking networks on all components' embeddings, concatenated."""
-        parts = [e(batch).flatten(1) for e in self.embeddings.values()]
-        h = torch.cat([*parts, batch.dense], dim=1)  # [B, 2S*F*D + Dn]
+        parts = [field_features(e, batch) for e in self.embeddings.values()]
+        h = torch.cat([*parts, batch.dense], dim=1)  # [B, 2S*(F*D + F(F-1)/2) + Dn]
         if batch.scene_id is not None:
             s = self.scenes[batch.scene_id]
             return {t: self.ranking[f"{s}_{t}"](h).squeeze(1) for t in TASKS}
