@@ -110,8 +110,8 @@ class ModelConfig(_Frozen):
     name: Literal["mtms", "single", "esmm", "shared_bottom", "structured"]
     scenes: tuple[str, ...] = Field(min_length=1)
     embedding_dim: int = Field(ge=1)
-    tower: tuple[int, ...]
-    ranking: tuple[int, ...]
+    tower: tuple[int, ...] = Field(min_length=1)
+    ranking: tuple[int, ...] = Field(min_length=1)
     latent_dim: int = Field(ge=1)
     min_count: int = Field(ge=1)
     init_std: float = Field(gt=0)

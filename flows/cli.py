@@ -17,6 +17,7 @@ from components.data.loaders import LOADERS, import_day
 from components.data.loaders.tables import LoaderError
 from components.data.partitions import PartitionError, list_days, parse_day
 from components.data.versioning import VersioningError, track
+from components.evaluation.evaluate import EvaluationError
 from components.models import MODELS
 from components.models.bundle import BundleError
 from components.training.chain import TrainingError
@@ -24,7 +25,10 @@ from components.validation.gate import dataset_contract, validate_day
 from flows.reports import table
 
 console = Console(width=None if sys.stdout.isatty() else 140)  # files and pipes get wide tables
-ERRORS = (ConfigError, PartitionError, LoaderError, VersioningError, BundleError, TrainingError)
+ERRORS = (
+    ConfigError, PartitionError, LoaderError, VersioningError, BundleError, TrainingError,
+    EvaluationError,
+)  # fmt: skip
 
 
 def _version(cfg: Config) -> None:

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from components import atomic
 from components.config import Config
 from components.data.partitions import PartitionError, list_days, parse_day, read_partition
+from components.evaluation.evaluate import check_unseen
 from components.evaluation.evaluate import evaluate as evaluate_bundle
 from components.models import bundle as bundles
 from components.training.chain import TrainedDay, train_chain
@@ -67,6 +68,7 @@ def train(console: Console, cfg: Config, name: str, days: str, warm: Path | None
 def evaluate(console: Console, cfg: Config, bundle: Path, day: dt.date, out: Path | None) -> int:
     set_threads(cfg)
     loaded = bundles.load(bundle)
+    check_unseen(loaded, day)
     metrics = evaluate_bundle(loaded, read_partition(cfg.path("raw"), day))
     columns = ["scene", "task", "rows", "pos", "AUC", "oracle", "GAUC", "logloss", "MAE", "calib"]
     rows = [[m.scene, m.task, m.rows, m.positives, m.auc, m.oracle_auc, m.gauc, m.logloss,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pyarrow as pa
 import torch
@@ -10,6 +12,19 @@ from components.evaluation.metrics import Metrics, scene_task_metrics
 from components.features.batch import Batch
 from components.models.base import RankingModel
 from components.models.bundle import Bundle
+
+
+class EvaluationError(ValueError):
+    """An evaluation that would not measure anything honest."""
+
+
+def check_unseen(bundle: Bundle, day: dt.date) -> None:
+    """Refuse a day the bundle was trained on: offline metrics are for unseen days."""
+    if day.isoformat() in bundle.meta.get("window", []):
+        raise EvaluationError(
+            f"{day} is in the bundle's training window {bundle.meta['window']}; "
+            "evaluate on a later day"
+        )
 
 
 @torch.no_grad()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import torch
 from torch import Tensor
@@ -33,9 +33,6 @@ class Batch:
         """Rows start:stop as views (no copy): the hot path of the training loop."""
         return Batch(**{k: v[start:stop] for k, v in self._tensors().items()}, scene_id=scene_id)
 
-    def with_scene(self, scene_id: int | None) -> Batch:
-        return replace(self, scene_id=scene_id)
-
     @staticmethod
     def concat(blocks: list[Batch]) -> Batch:
         """Rows of several blocks (days of a window); multi fields padded to the longest."""
@@ -44,5 +41,6 @@ class Batch:
         width = max(b.multi.shape[2] for b in blocks)
         multis = [torch.nn.functional.pad(b.multi, (0, width - b.multi.shape[2]), value=-1)
                   for b in blocks]  # fmt: skip
-        out = {k: torch.cat([b._tensors()[k] for b in blocks]) for k in blocks[0]._tensors()}
-        return Batch(**{**out, "multi": torch.cat(multis)})
+        keys = [k for k in blocks[0]._tensors() if k != "multi"]
+        out = {k: torch.cat([b._tensors()[k] for b in blocks]) for k in keys}
+        return Batch(**out, multi=torch.cat(multis))

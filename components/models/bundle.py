@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from components import atomic
 from components.config import ModelConfig
 from components.features.encoding import Encoder
 from components.models import MODELS, RankingModel
@@ -60,20 +59,9 @@ def _payload(bundle: Bundle) -> bytes:
 
 def save(bundle: Bundle, path: Path) -> str:
     """Write the bundle atomically; returns its sha256."""
-    path = Path(path)
     body = _payload(bundle)
     digest = hashlib.sha256(body).hexdigest()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(MAGIC + b" " + digest.encode() + b"\n" + body)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_bytes(Path(path), MAGIC + b" " + digest.encode() + b"\n" + body)
     return digest
 
 
@@ -100,7 +88,7 @@ def load(path: Path) -> Bundle:
         state = torch.load(io.BytesIO(body), weights_only=True)
         config = ModelConfig.model_validate_json(state["config"])
         encoder = Encoder.from_state(state["encoder"])
-        model = MODELS[state["name"]](encoder.spec, config)
+        model = build(state["name"], encoder, config, seed=0)  # the weights replace the init
         model.load_state_dict(state["weights"])
     except Exception as err:  # a verified file that still does not load: say what broke
         reason = str(err).splitlines()[0] if str(err) else ""

@@ -27,5 +27,5 @@ class ESMM(RankingModel):
         self.towers = nn.ModuleDict({t: mlp(width, cfg.tower) for t in TASKS})
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
-        h = flat_input(self.embedding, batch)  # [B, (F+M+1)*D + Dn]
+        h = flat_input(self.embedding, batch)  # [B, N*D + N(N-1)/2 + Dn], N = F+M+1 fields
         return {t: self.towers[t](h).squeeze(1) for t in TASKS}

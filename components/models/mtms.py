@@ -49,14 +49,16 @@ class MTMS(RankingModel):
         s = self.scenes[batch.scene_id]
         out = {}
         for t in TASKS:
-            x = flat_input(self.embeddings[f"{s}_{t}"], batch)  # [B, F*D + Dn]
+            x = flat_input(self.embeddings[f"{s}_{t}"], batch)  # [B, N*D + N(N-1)/2 + Dn]
             out[t] = self.towers[f"{s}_{t}"](x).squeeze(1)  # [B]
         return out
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         """Ranking networks on all components' embeddings, concatenated."""
+        # dense first: a scene added later appends its components at the end, so warm
+        # start's block copy keeps every old input column of the first ranking layer
         parts = [field_features(e, batch) for e in self.embeddings.values()]
-        h = torch.cat([*parts, batch.dense], dim=1)  # [B, 2S*(F*D + F(F-1)/2) + Dn]
+        h = torch.cat([batch.dense, *parts], dim=1)  # [B, Dn + 2S*(N*D + N(N-1)/2)], N = F+M
         if batch.scene_id is not None:
             s = self.scenes[batch.scene_id]
             return {t: self.ranking[f"{s}_{t}"](h).squeeze(1) for t in TASKS}

@@ -1,5 +1,7 @@
 """Single-task DNNs: a CTR network and a CVR network with nothing shared.
 
+The baseline of the MTMS paper's Table I (Tan et al., IEEE BigData 2021: "CTR+CVR").
+
 Each has its own embeddings (scene included as a field) and tower;
 L = L_CTR + L_CVR(clicked rows). With no shared parameters the joint loss trains
 the two exactly as if they were trained separately (the paper's CTR+CVR baseline).

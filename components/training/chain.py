@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from components.config import Config
+from components.config import Config, ModelConfig
 from components.data.partitions import list_days, read_partition
 from components.features.batch import Batch
 from components.features.encoding import Encoder
@@ -58,6 +58,19 @@ def bundle_path(cfg: Config, name: str, day: dt.date) -> Path:
     return cfg.path("models") / name / f"day={day.isoformat()}.pt"
 
 
+def _start_from(cfg: Config, previous: Bundle | None) -> tuple[Encoder, ModelConfig]:
+    """The encoder and model config of a new day: yesterday's, plus any scene added since."""
+    if previous is None:
+        encoder = Encoder(dataset_contract(cfg), cfg.model.scenes, cfg.model.min_count)
+        return encoder, cfg.model
+    encoder = previous.encoder.copy()
+    added = tuple(s for s in cfg.model.scenes if s not in encoder.scenes)
+    if added:  # appended, so every existing index, component and column keeps its place
+        log.warning("adding scenes %s to a warm-started %s model", added, previous.name)
+        encoder.scenes = encoder.scenes + added
+    return encoder, previous.config.model_copy(update={"scenes": encoder.scenes})
+
+
 def train_day(
     cfg: Config, name: str, day: dt.date, previous: Bundle | None, on_step: OnStep | None = None
 ) -> tuple[Bundle, TrainedDay]:
@@ -65,18 +78,27 @@ def train_day(
     days = window(cfg, day)
     if not days:
         raise TrainingError(f"no partition to train on for {day} under {cfg.paths.raw}")
-    if previous is not None and previous.name != name:
-        raise TrainingError(f"cannot warm-start model {name!r} from a {previous.name!r} bundle")
-    encoder = previous.encoder.copy() if previous else None
-    encoder = encoder or Encoder(dataset_contract(cfg), cfg.model.scenes, cfg.model.min_count)
-    config = previous.config if previous else cfg.model
-    tables = [read_partition(cfg.path("raw"), d) for d in days]
-    for table in tables:
-        encoder.fit(table)
-    data = Batch.concat([encoder.encode(t)[0] for t in tables])
+    if previous is not None:
+        if previous.name != name:
+            raise TrainingError(f"cannot warm-start model {name!r} from a {previous.name!r} bundle")
+        if previous.meta.get("day", "") >= day.isoformat():
+            raise TrainingError(f"cannot warm-start {day} from a bundle of {previous.meta['day']}")
+    encoder, config = _start_from(cfg, previous)
+    tables = {d: read_partition(cfg.path("raw"), d) for d in days}
+    for d, table in tables.items():  # days already in yesterday's window are counted already
+        if previous is None or d.isoformat() > previous.meta.get("day", ""):
+            encoder.fit(table)
+    data = Batch.concat([encoder.encode(t)[0] for t in tables.values()])
+    if len(data) == 0:
+        raise TrainingError(f"no rows of scenes {list(encoder.scenes)} to train on for {day}")
     seed = day_seed(cfg.seed, day, name)
     model = bundles.build(name, encoder, config, seed)
-    warm = warm_start(model, previous.model.state_dict()) if previous else None
+    try:
+        warm = warm_start(model, previous.model.state_dict()) if previous else None
+    except ValueError as err:
+        raise TrainingError(
+            f"warm start from the {previous.meta.get('day')} bundle: {err}"
+        ) from None
     stages = fit(model, data, cfg.train, seed, on_step)
     meta = {
         "day": day.isoformat(),

@@ -8,7 +8,8 @@ reordered once per epoch (one gather), so each batch is a zero-copy slice.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -57,10 +58,18 @@ def batch_plan(
     return data.take(perm), [plan[i] for i in order]
 
 
-def _freeze_all_but(model: RankingModel, stage: Stage) -> None:
+@contextmanager
+def _only_training(model: RankingModel, stage: Stage) -> Iterator[None]:
+    """Freeze every parameter outside the stage; restore the flags however the stage ends."""
     trained = {id(p) for p in stage.embeddings + stage.network}
-    for p in model.parameters():
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in flags:
         p.requires_grad_(id(p) in trained)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
 
 
 def run_stage(
@@ -68,26 +77,26 @@ def run_stage(
     generator: torch.Generator, on_step: OnStep | None = None,
 ) -> StageResult:  # fmt: skip
     """Train one stage; parameters outside the stage stay bit-identical."""
-    _freeze_all_but(model, stage)
     groups = [{"params": stage.embeddings, "lr": cfg.lr_embedding},
               {"params": stage.network, "lr": cfg.lr_network}]  # fmt: skip
     optimizer = torch.optim.Adam([g for g in groups if g["params"]])
     model.train()
     total, steps, rows, t0 = torch.zeros(()), 0, 0, time.perf_counter()
-    for _ in range(cfg.epochs):
-        shuffled, plan = batch_plan(data, cfg.batch_size, stage.per_scene, generator)
-        for start, stop, scene in plan:
-            batch = shuffled.slice(start, stop, scene)
-            loss = multitask_loss(stage.forward(batch), batch, model.losses)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach()
-            steps, rows = steps + 1, rows + (stop - start)
-            if on_step:
-                on_step(stage.name, rows, len(data) * cfg.epochs)
-    for p in model.parameters():
-        p.requires_grad_(True)
+    with _only_training(model, stage):
+        for _ in range(cfg.epochs):
+            shuffled, plan = batch_plan(data, cfg.batch_size, stage.per_scene, generator)
+            for start, stop, scene in plan:
+                batch = shuffled.slice(start, stop, scene)
+                loss = multitask_loss(stage.forward(batch), batch, model.losses)
+                # set_to_none: a parameter the batch did not reach (another scene's
+                # component) gets no gradient, so Adam leaves it exactly as it is
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.detach()
+                steps, rows = steps + 1, rows + (stop - start)
+                if on_step:
+                    on_step(stage.name, rows, len(data) * cfg.epochs)
     seconds = time.perf_counter() - t0
     return StageResult(stage.name, rows, steps, seconds, float(total) / max(steps, 1))
 

@@ -83,6 +83,8 @@ def test_train_then_evaluate(workspace, capsys):
     records = json.loads((workspace / "m.json").read_text())
     assert [list(r) for r in records] == [KEYS] * len(records)
     assert {(r["scene"], r["task"]) for r in records} >= {("feed", "ctr"), ("search", "cvr")}
+    argv = ["evaluate", "--bundle", bundle, "--day", "2026-01-06"]
+    assert main(argv) == 2 and "in the bundle's training window" in capsys.readouterr().err
     # continue the chain from a bundle
     argv = ["train", "--model", "esmm", "--days", "2026-01-07", "--warm-start", bundle]
     assert main(argv) == 0 and "warm" in capsys.readouterr().out

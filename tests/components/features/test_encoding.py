@@ -3,10 +3,12 @@
 import numpy as np
 import pyarrow as pa
 import pytest
+import torch
 
 from components.data.contract import SIMULATOR
 from components.data.simulator import simulate_day
 from components.data.world import build_world
+from components.features.batch import Batch
 from components.features.encoding import Encoder
 from components.features.vocabulary import OOV, Vocabulary
 from tests.conftest import write_params
@@ -95,3 +97,16 @@ def test_rows_of_scenes_the_model_lacks_are_skipped(days):
     assert keep.tolist() == np.isin(scenes, ["feed", "search"]).tolist()
     assert len(batch) == keep.sum() and set(batch.scene.tolist()) == {0, 1}
     assert pa.compute.sum(day0["click"].filter(pa.array(keep))).as_py() == batch.click.sum()
+
+
+def test_blocks_with_different_list_widths_concatenate(days):
+    cfg, (day0, _) = days
+    enc = Encoder(SIMULATOR, cfg.model.scenes)
+    enc.fit(day0)
+    short = pa.array([[1]] * 3, pa.list_(pa.int32()))
+    narrow = day0.slice(0, 3).set_column(day0.schema.get_field_index("ad_tags"), "ad_tags", short)
+    a, b = enc.encode(day0.slice(0, 5))[0], enc.encode(narrow)[0]
+    assert a.multi.shape[2] > b.multi.shape[2]
+    both = Batch.concat([a, b])
+    assert len(both) == 8 and both.multi.shape[2] == a.multi.shape[2]
+    assert (both.multi[5:, 0, 1:] == -1).all() and torch.equal(both.sparse[5:], b.sparse)

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from components import atomic
 from components.data.partitions import read_partition
 from components.evaluation.evaluate import predict
 from components.features.encoding import Encoder
@@ -92,7 +93,7 @@ def test_a_failed_save_keeps_the_old_bundle(saved, encoded, monkeypatch):
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(bundles.os, "fsync", crash)
+    monkeypatch.setattr(atomic.os, "fsync", crash)
     with pytest.raises(OSError):
         bundles.save(Bundle("esmm", cfg.model, encoder, model), saved)
     assert saved.read_bytes() == before and list(saved.parent.iterdir()) == [saved]
@@ -104,3 +105,11 @@ def test_structured_needs_the_simulator_fields(encoded):
     lacking = type(spec)(spec.sparse[1:], spec.multi, spec.dense, spec.sizes[1:], spec.scenes)
     with pytest.raises(ValueError, match="missing \\['user_id'\\]"):
         MODELS["structured"](lacking, cfg.model)
+
+
+def test_the_registry_and_the_config_agree_on_model_names():
+    from typing import get_args
+
+    from components.config import ModelConfig
+
+    assert set(get_args(ModelConfig.model_fields["name"].annotation)) == set(MODELS)

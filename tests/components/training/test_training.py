@@ -11,9 +11,9 @@ from components.evaluation.evaluate import evaluate, predict
 from components.evaluation.metrics import auc, logloss
 from components.features.encoding import Encoder
 from components.models import bundle as bundles
-from components.training.chain import train_chain, train_day
+from components.training.chain import TrainingError, train_chain, train_day
 from components.training.loop import batch_plan, run_stage
-from components.training.losses import masked_bce, multitask_loss, product_bce
+from components.training.losses import masked_bce, product_bce
 from components.training.warm_start import warm_start
 from components.validation.gate import dataset_contract
 
@@ -60,7 +60,7 @@ def test_fine_tune_changes_only_the_ranking_network(encoded):
     gen = torch.Generator().manual_seed(0)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     run_stage(model, finetune, data, cfg.train, gen)
-    after = model.state_dict()
+    after = {k: v.clone() for k, v in model.state_dict().items()}
     for key, value in before.items():  # mall has no rows before day 7: its heads stay too
         trained = key.startswith("ranking.") and not key.startswith("ranking.mall")
         assert torch.equal(value, after[key]) != trained, key  # embeddings bit-identical
@@ -70,17 +70,25 @@ def test_fine_tune_changes_only_the_ranking_network(encoded):
     assert all(p.requires_grad for p in model.parameters())  # nothing left frozen
 
 
-def test_embedding_update_of_a_scene_touches_only_its_own_components(encoded):
+def test_embedding_update_of_a_scene_moves_only_its_own_components(encoded):
     cfg, encoder, data = encoded
     model = bundles.build("mtms", encoder, cfg.model, seed=3)
     stage = model.stages()[0]
-    feed = data.take(torch.nonzero(data.scene == 0).squeeze(1), scene_id=0)
+    feed = data.take(torch.nonzero(data.scene == 0).squeeze(1))
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    loss = multitask_loss(stage.forward(feed), feed, model.losses)
-    loss.backward()
+    run_stage(model, stage, feed, cfg.train, torch.Generator().manual_seed(0))
+    moved = {k for k, v in model.state_dict().items() if not torch.equal(before[k], v)}
+    assert moved and all(k.split(".")[1] in ("feed_ctr", "feed_cvr") for k in moved), moved
+    assert any("feed_ctr" in k for k in moved) and any("feed_cvr" in k for k in moved)
+
+
+def test_each_task_tower_reads_only_its_own_component(encoded):
+    cfg, encoder, data = encoded
+    model = bundles.build("mtms", encoder, cfg.model, seed=3)
+    batch = data.take(torch.nonzero(data.scene == 1).squeeze(1)[:512], scene_id=1)
+    model.component_forward(batch)["ctr"].sum().backward()
     grads = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.any()}
-    assert grads and all(n.split(".")[1].startswith("feed_") for n in grads), grads
-    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert grads and all(n.split(".")[1] == "search_ctr" for n in grads), grads
 
 
 def test_warm_start_keeps_known_rows_and_initialises_new_ones(sim_days, tmp_path):
@@ -105,16 +113,29 @@ def test_warm_start_keeps_known_rows_and_initialises_new_ones(sim_days, tmp_path
     )
 
 
-def test_a_new_scene_gets_fresh_components_on_warm_start(sim_days, tmp_path):
+def test_a_scene_added_to_params_joins_a_warm_started_chain(sim_days, tmp_path):
     cfg = own_models(sim_days, tmp_path)
     narrow = cfg.model_copy(update={"model": cfg.model.model_copy(update={"scenes": ("feed",)})})
     first, _ = train_day(narrow, "mtms", day(cfg, 0), None)
-    encoder = Encoder(first.encoder.contract, ("feed", "search"))
-    encoder.vocabs = first.encoder.copy().vocabs
-    model = bundles.build("mtms", encoder, first.config, seed=5)
-    result = warm_start(model, first.model.state_dict())
-    assert result.fresh > 0
-    assert torch.equal(model.towers["feed_cvr"][0].weight, first.model.towers["feed_cvr"][0].weight)
+    wide = cfg.model_copy(
+        update={"model": cfg.model.model_copy(update={"scenes": ("feed", "search")})}
+    )
+    second, trained = train_day(wide, "mtms", day(cfg, 1), first)
+    assert second.encoder.scenes == second.config.scenes == ("feed", "search")
+    assert trained.warm.fresh > 0 and "search_ctr" in second.model.embeddings
+    assert len(evaluate(second, read_partition(cfg.path("raw"), day(cfg, 2)))) == 6
+    # the first ranking layer grew new input columns at the end: the old ones kept their place
+    fresh = bundles.build("mtms", second.encoder, second.config, seed=0)
+    warm_start(fresh, first.model.state_dict())
+    old, new = first.model.ranking["feed_ctr"][0].weight, fresh.ranking["feed_ctr"][0].weight
+    assert new.shape[1] > old.shape[1] and torch.equal(new[:, : old.shape[1]], old)
+
+
+def test_warm_start_from_a_later_bundle_is_refused(sim_days, tmp_path):
+    cfg = own_models(sim_days, tmp_path)
+    later, _ = train_day(cfg, "esmm", day(cfg, 2), None)
+    with pytest.raises(TrainingError, match="cannot warm-start 2026-01-06 from a bundle of"):
+        train_day(cfg, "esmm", day(cfg, 1), later)
 
 
 def own_models(cfg, tmp_path):
@@ -161,9 +182,20 @@ def test_warm_start_beats_cold_start_on_the_next_day(sim_days, tmp_path):
     assert pooled["warm"] > pooled["cold"], pooled
 
 
-def test_gate_metrics_are_deterministic_for_a_fixed_seed(sim_days, tmp_path):
+def test_metrics_are_deterministic_for_a_fixed_seed(sim_days, tmp_path):
+    """What the promotion gate reads must not change between reruns of a day."""
     cfg, other = own_models(sim_days, tmp_path / "a"), own_models(sim_days, tmp_path / "b")
-    a, _ = train_day(cfg, "esmm", day(cfg, 0), None)
-    b, _ = train_day(other, "esmm", day(cfg, 0), None)
+    a, _ = train_day(cfg, "mtms", day(cfg, 0), None)
+    b, _ = train_day(other, "mtms", day(cfg, 0), None)
     ma, mb = metrics_of(a, cfg, 1), metrics_of(b, cfg, 1)
     assert [m.to_record() for m in ma.values()] == [m.to_record() for m in mb.values()]
+
+
+def test_a_window_of_two_days_trains_on_both(sim_days, tmp_path):
+    cfg = own_models(sim_days, tmp_path)
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"window_days": 2})})
+    _, first = train_day(cfg, "esmm", day(cfg, 0), None)  # only one day exists before it
+    bundle, second = train_day(cfg, "esmm", day(cfg, 2), None)
+    assert first.window == [day(cfg, 0)] and second.window == [day(cfg, 1), day(cfg, 2)]
+    sizes = [read_partition(cfg.path("raw"), d).num_rows for d in second.window]
+    assert second.rows == sum(sizes) == bundle.meta["rows"]
