@@ -50,14 +50,12 @@ def prepare(root: Path, rows: int) -> None:
 
 def _bare(model, stage, data, cfg, generator) -> int:
     """(c): the same steps as run_stage, on batches already cut (no data handling timed)."""
-    from components.training.loop import batch_plan
+    from components.training.loop import batch_plan, make_optimizer
     from components.training.losses import multitask_loss
 
     shuffled, plan = batch_plan(data, cfg.batch_size, stage.per_scene, generator)
     batches = [shuffled.take(torch.arange(a, b), scene) for a, b, scene in plan]
-    groups = [{"params": stage.embeddings, "lr": cfg.lr_embedding},
-              {"params": stage.network, "lr": cfg.lr_network}]  # fmt: skip
-    optimizer = torch.optim.Adam(groups)
+    optimizer = make_optimizer(stage, cfg)
     start = time.perf_counter()
     for batch in batches:
         loss = multitask_loss(stage.forward(batch), batch, model.losses)
@@ -83,11 +81,11 @@ class RowDataset(torch.utils.data.Dataset):
 def _dataloader(model, stage, data, cfg, generator) -> tuple[float, int]:
     """(d): per-scene DataLoaders over a per-sample Dataset, default collate, no workers."""
     from components.features.batch import Batch
+    from components.training.loop import make_optimizer
     from components.training.losses import multitask_loss
 
     data = data.slice(0, DATALOADER_ROWS)
-    optimizer = torch.optim.Adam([{"params": stage.embeddings, "lr": cfg.lr_embedding},
-                                  {"params": stage.network, "lr": cfg.lr_network}])  # fmt: skip
+    optimizer = make_optimizer(stage, cfg)
     start = time.perf_counter()
     for scene in data.scene.unique().tolist():
         rows = torch.nonzero(data.scene == scene).squeeze(1).tolist()

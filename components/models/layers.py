@@ -83,7 +83,8 @@ def dot_interactions(vectors: Tensor) -> Tensor:
     n = vectors.shape[1]
     gram = torch.bmm(vectors, vectors.transpose(1, 2))  # [B, N, N]
     i, j = torch.triu_indices(n, n, offset=1, device=vectors.device)
-    return gram[:, i, j]
+    # index_select on the flattened pairs: its backward (index_add) beats advanced indexing's
+    return gram.flatten(1).index_select(1, i * n + j)
 
 
 def field_features(embedding: FieldEmbedding, batch: Batch) -> Tensor:
@@ -93,8 +94,9 @@ def field_features(embedding: FieldEmbedding, batch: Batch) -> Tensor:
 
 
 def flat_input(embedding: FieldEmbedding, batch: Batch) -> Tensor:
-    """A tower's input: field features and the dense features."""
-    return torch.cat([field_features(embedding, batch), batch.dense], dim=1)
+    """A tower's input: field features and the dense features (one copy, not two)."""
+    vectors = embedding(batch)  # [B, N, D]
+    return torch.cat([vectors.flatten(1), dot_interactions(vectors), batch.dense], dim=1)
 
 
 def feature_width(embedding: FieldEmbedding) -> int:
