@@ -160,6 +160,25 @@ def table_one(records, days: int, last: int) -> list[str]:
     return lines
 
 
+def paired_differences(records, days: int, last: int) -> list[str]:
+    """MTMS minus each baseline, seed by seed (the seed's world is shared, so it cancels)."""
+    lines = ["| MTMS minus | feed CVR AUC | feed CVR MAE | search CVR AUC | search CVR MAE |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    for other in ("single", "esmm"):
+        if not _pick(records, model=other):
+            continue
+        cells = []
+        for scene in ("feed", "search"):
+            for key in ("auc", "mae"):
+                a = _last(records, "mtms", scene, "cvr", key, days, last)
+                b = _last(records, other, scene, "cvr", key, days, last)
+                diff = [x - y for x, y in zip(a, b, strict=True)]
+                sd = np.std(diff, ddof=1) if len(diff) > 1 else 0.0
+                cells.append(f"{np.mean(diff):+.4f} ± {sd:.4f}")
+        lines.append(f"| {other} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def render(records: list[dict], last: int) -> str:
     days = max(r["day"] for r in records)
     seeds = sorted({r["seed"] for r in records})
@@ -199,6 +218,15 @@ def render(records: list[dict], last: int) -> str:
             "CVR AUC and MAE (mean ± std over seeds; MAE is the paper's Eq. 3, on clicked rows).",
             "",
             *table_one(records, days, last),
+            "",
+            "Paired by seed (mean ± std of the per-seed difference; MTMS better means a "
+            "positive AUC difference and a negative MAE difference):",
+            "",
+            *paired_differences(records, days, last),
+            "",
+            "The paper reports gains of 0.1–0.33% AUC on Baidu's logs. Here one scene-day has "
+            "150–400 conversions, so a CVR AUC carries a standard error near 0.01–0.02: "
+            "differences smaller than the std above are not resolved by this benchmark.",
             "",
         ]
     )
