@@ -9,21 +9,11 @@ from pathlib import Path
 
 def write_text(path: Path, text: str) -> Path:
     """Replace `path` with `text` so readers see the old file or the new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_bytes(path, text.encode())
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
-    """Like write_text, and durable: the data is fsynced before the rename, then the folder."""
+    """Replace `path` atomically and durably: data fsynced before the rename, then the folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
