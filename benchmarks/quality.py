@@ -32,7 +32,9 @@ FOCUS = [("feed", "ctr"), ("feed", "cvr"), ("search", "ctr"), ("search", "cvr")]
 TARGET = {"ctr": 0.01, "cvr": 0.02}  # MTMS may trail the structure-matched model by this much
 
 
-def run_seed(seed: int, days: int, models: list[str], rows: int | None) -> list[dict]:
+def run_seed(
+    seed: int, days: int, models: list[str], rows: int | None, scenes: list[str] | None = None
+) -> list[dict]:
     from components.config import load
     from components.data.partitions import read_partition
     from components.data.simulator import simulate
@@ -45,6 +47,8 @@ def run_seed(seed: int, days: int, models: list[str], rows: int | None) -> list[
         params["seed"] = seed
         if rows:
             params["simulator"]["rows_per_day"] = rows
+        if scenes:  # train and evaluate on these scenes only (the paper's Table I is feed only)
+            params["model"]["scenes"] = scenes
         (Path(tmp) / "params.yaml").write_text(yaml.safe_dump(params))
         cfg = load(Path(tmp) / "params.yaml")
         start = cfg.simulator.start
@@ -241,8 +245,18 @@ def main() -> None:
     parser.add_argument("--last", type=int, default=4, help="evaluation days averaged")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--render", action="store_true", help="only rebuild the docs")
+    parser.add_argument("--scenes", nargs="+", help="only these scenes: prints Table I, no docs")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.scenes:
+        runs = [run_seed(s, args.days, args.models, args.rows, args.scenes) for s in args.seeds]
+        records = [r for run in runs for r in run]
+        out = OUT.with_name(f"quality-{'-'.join(args.scenes)}.json")
+        out.write_text(json.dumps(records))
+        days = max(r["day"] for r in records)
+        print("\n".join([*table_one(records, days, args.last), "",
+                         *paired_differences(records, days, args.last)]))  # fmt: skip
+        return
     if args.render:
         records = json.loads(OUT.read_text())
     else:
