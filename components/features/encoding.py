@@ -67,20 +67,18 @@ class Encoder:
         return FeatureSpec(self.sparse, self.multi, self.dense, sizes, self.scenes)
 
     def _scene_index(self, table: pa.Table) -> np.ndarray:
-        """[N] index of each row's scene in self.scenes, -1 for scenes the model lacks."""
+        """[N] index of each row's scene in self.scenes; -1 (and a warning) for other scenes."""
         index = pc.index_in(table[self.contract.scene], value_set=pa.array(self.scenes))
-        return index.fill_null(-1).to_numpy().astype(np.int64)
-
-    def _known_scenes(self, table: pa.Table) -> np.ndarray:
-        known = self._scene_index(table) >= 0
-        if not known.all():
-            names = table[self.contract.scene].filter(pa.array(~known)).unique().to_pylist()
-            log.warning("skipping %d rows of scenes %s not in model.scenes", (~known).sum(), names)
-        return known
+        index = index.fill_null(-1).to_numpy().astype(np.int64)
+        other = index < 0
+        if other.any():
+            names = table[self.contract.scene].filter(pa.array(other)).unique().to_pylist()
+            log.warning("skipping %d rows of scenes %s not in model.scenes", other.sum(), names)
+        return index
 
     def fit(self, table: pa.Table) -> dict[str, int]:
         """Grow the vocabularies with a training table; returns new rows per field."""
-        table = table.filter(pa.array(self._known_scenes(table)))
+        table = table.filter(pa.array(self._scene_index(table) >= 0))
         added = {n: self.vocabs[n].update(table[n].to_numpy()) for n in self.sparse}
         for n in self.multi:
             added[n] = self.vocabs[n].update(table[n].combine_chunks().flatten().to_numpy())
@@ -92,7 +90,8 @@ class Encoder:
 
     def encode(self, table: pa.Table) -> tuple[Batch, np.ndarray]:
         """Tensors of the rows of known scenes, and the mask of those rows in `table`."""
-        keep = self._known_scenes(table)
+        scene = self._scene_index(table)  # once: the rows kept and their scene ids
+        keep = scene >= 0
         table = table.filter(pa.array(keep))
         n = table.num_rows
         sparse = np.stack([self.vocabs[f].lookup(table[f].to_numpy()) for f in self.sparse], 1)
@@ -110,7 +109,7 @@ class Encoder:
             sparse=torch.from_numpy(sparse.reshape(n, len(self.sparse))),
             multi=torch.from_numpy(np.stack(multi, 1) if multi else np.zeros((n, 0, 1), np.int64)),
             dense=torch.from_numpy(dense.astype(np.float32)),
-            scene=torch.from_numpy(self._scene_index(table)),
+            scene=torch.from_numpy(scene[keep]),
             click=label(self.contract.click),
             conversion=label(self.contract.conversion),
             daction=label(daction) if daction else torch.zeros(n),
