@@ -24,6 +24,9 @@ class Paths(_Frozen):
     quarantine: Path
     validation: Path
     models: Path
+    runs: Path
+    registry: Path
+    prefect: Path
 
 
 class DataConfig(_Frozen):
@@ -130,6 +133,54 @@ class TrainConfig(_Frozen):
     lr_embedding: float = Field(gt=0)
     lr_network: float = Field(gt=0)
     threads: int = Field(ge=0)
+    warm_start: Literal["latest", "champion"]
+
+
+class Focus(_Frozen):
+    scene: str
+    task: Literal["ctr", "cvr", "ctcvr"]
+    auc_floor: float = Field(ge=0, le=1)
+    min_rows: int = Field(ge=0)
+    max_auc_drop: float = Field(ge=0)
+
+
+class GateConfig(_Frozen):
+    focus: tuple[Focus, ...] = Field(min_length=1)
+    calibration_band: tuple[float, float]
+
+    @model_validator(mode="after")
+    def _check(self) -> GateConfig:
+        low, high = self.calibration_band
+        if not 0 < low <= 1 <= high:
+            raise ValueError(
+                f"calibration_band must hold 1.0 with a positive low end, got {[low, high]}"
+            )
+        keys = [(f.scene, f.task) for f in self.focus]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"focus entries must be unique (scene, task) pairs, got {keys}")
+        return self
+
+
+class RegistryConfig(_Frozen):
+    model_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    experiment: str = Field(min_length=1)
+    tracking_uri: str | None
+
+
+class ScheduleConfig(_Frozen):
+    deployment: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    cron: str = Field(pattern=r"^\S+( \S+){4}$")
+    timezone: str
+
+    @model_validator(mode="after")
+    def _check(self) -> ScheduleConfig:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {self.timezone!r}") from None
+        return self
 
 
 class Config(_Frozen):
@@ -140,9 +191,15 @@ class Config(_Frozen):
     validation: ValidationConfig
     model: ModelConfig
     train: TrainConfig
+    gate: GateConfig
+    registry: RegistryConfig
+    schedule: ScheduleConfig
     root: Path = Path(".")  # folder of the params file; not a key of params.yaml
 
-    def path(self, name: Literal["raw", "quarantine", "validation", "models"]) -> Path:
+    def path(
+        self,
+        name: Literal["raw", "quarantine", "validation", "models", "runs", "registry", "prefect"],
+    ) -> Path:
         """An absolute workspace path from `paths`."""
         return (self.root / getattr(self.paths, name)).resolve()
 
