@@ -196,6 +196,13 @@ class Config(_Frozen):
     schedule: ScheduleConfig
     root: Path = Path(".")  # folder of the params file; not a key of params.yaml
 
+    @model_validator(mode="after")
+    def _check(self) -> Config:
+        unknown = [f.scene for f in self.gate.focus if f.scene not in self.model.scenes]
+        if unknown:
+            raise ValueError(f"gate.focus scenes {unknown} are not in model.scenes")
+        return self
+
     def path(
         self,
         name: Literal["raw", "quarantine", "validation", "models", "runs", "registry", "prefect"],

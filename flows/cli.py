@@ -20,14 +20,19 @@ from components.data.versioning import VersioningError, track
 from components.evaluation.evaluate import EvaluationError
 from components.models import MODELS
 from components.models.bundle import BundleError
+from components.models.scoring import ScoringError
+from components.registry import RegistryError
+from components.runs import RunLockedError, next_day
 from components.training.chain import TrainingError
 from components.validation.gate import dataset_contract, validate_day
 from flows.reports import table
+from flows.schedule import ScheduleError
+from flows.workspace import use_workspace
 
 console = Console(width=None if sys.stdout.isatty() else 140)  # files and pipes get wide tables
 ERRORS = (
     ConfigError, PartitionError, LoaderError, VersioningError, BundleError, TrainingError,
-    EvaluationError,
+    EvaluationError, ScoringError, RegistryError, RunLockedError, ScheduleError,
 )  # fmt: skip
 
 
@@ -111,6 +116,63 @@ def cmd_evaluate(cfg: Config, args: argparse.Namespace) -> int:
     return evaluate(console, cfg, args.bundle, parse_day(args.day), args.json)
 
 
+def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
+    from flows.backfill import run_days
+
+    day = parse_day(args.day) if args.day else next_day(cfg)
+    if day is None:
+        console.print("nothing to do: every partition has a finished daily run")
+        return 0
+    return run_days(console, cfg, Path(args.params), [day], args.force)
+
+
+def cmd_backfill(cfg: Config, args: argparse.Namespace) -> int:
+    from flows.backfill import backfill
+
+    return backfill(console, cfg, Path(args.params), args.start, args.end, args.force)
+
+
+def cmd_status(cfg: Config, args: argparse.Namespace) -> int:
+    from flows.status import status
+
+    return status(console, cfg, args.json)
+
+
+def cmd_replay(cfg: Config, args: argparse.Namespace) -> int:
+    from components.training.replay import curve, replay, summary
+    from flows.training import set_threads
+
+    set_threads(cfg)
+    with console.status("replaying the warm-start chain") as status:
+        results = replay(cfg, on_day=lambda d: status.update(f"evaluated the model of {d}"))
+    if not results:
+        raise TrainingError(
+            f"fewer than two validated days under {cfg.paths.raw}: nothing to replay"
+        )
+    atomic.write_text(args.metrics, json.dumps(summary(results), indent=2, sort_keys=True))
+    atomic.write_text(args.plots, curve(results))
+    console.print(f"replayed {len(results)} days into {args.metrics} and {args.plots}")
+    return 0
+
+
+def cmd_serve(cfg: Config, args: argparse.Namespace) -> int:
+    from flows.serving import serve
+
+    return serve(console, cfg, args.host, args.port)
+
+
+def cmd_rollback(cfg: Config, args: argparse.Namespace) -> int:
+    from flows.serving import rollback
+
+    return rollback(console, cfg)
+
+
+def cmd_schedule(cfg: Config, args: argparse.Namespace) -> int:
+    from flows.schedule import schedule
+
+    return schedule(console, cfg, Path(args.params))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mtms", description=__doc__)
     parser.add_argument(
@@ -154,6 +216,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--day", required=True)
     p.add_argument("--json", type=Path, help="also write the metrics as a list of records")
     p.set_defaults(run=cmd_evaluate)
+
+    p = sub.add_parser("run", help="the daily flow for one day: validate, train, gate, promote")
+    p.add_argument("--day", help="the day (default: the oldest partition not run yet)")
+    p.add_argument("--force", action="store_true", help="retrain a day that already ran")
+    p.set_defaults(run=cmd_run)
+
+    p = sub.add_parser("backfill", help="the daily flow day after day, then a table")
+    p.add_argument("--start", required=True, help="first day (YYYY-MM-DD)")
+    p.add_argument("--end", required=True, help="last day (YYYY-MM-DD)")
+    p.add_argument("--force", action="store_true", help="retrain days that already ran")
+    p.set_defaults(run=cmd_backfill)
+
+    p = sub.add_parser("status", help="champion, previous champion, last daily runs, stores")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.set_defaults(run=cmd_status)
+
+    p = sub.add_parser("replay", help="the warm-start chain over every day, for dvc repro")
+    p.add_argument("--metrics", type=Path, default=Path("metrics/chain.json"))
+    p.add_argument("--plots", type=Path, default=Path("metrics/chain_days.csv"))
+    p.set_defaults(run=cmd_replay)
+
+    p = sub.add_parser("serve", help="the MLflow scoring server on the champion")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5001)
+    p.set_defaults(run=cmd_serve)
+
+    p = sub.add_parser("rollback", help="move `champion` back to the previous champion")
+    p.set_defaults(run=cmd_rollback)
+
+    p = sub.add_parser("schedule", help="serve the daily flow as a Prefect deployment on its cron")
+    p.set_defaults(run=cmd_schedule)
     return parser
 
 
@@ -161,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.run(load(args.params), args)
+        cfg = load(args.params)
+        use_workspace(cfg, quiet=args.command != "schedule")  # before Prefect or MLflow load
+        return args.run(cfg, args)
     except ERRORS as err:
         print(f"mtms: error: {err}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ class TrainedDay:
     path: Path
     stages: list[StageResult]
     warm: WarmStart | None  # None for a cold start
+    encode_seconds: float  # reading the window and growing + applying the vocabularies
 
 
 def day_seed(seed: int, day: dt.date, name: str) -> int:
@@ -54,8 +56,8 @@ def window(cfg: Config, day: dt.date) -> list[dt.date]:
     return [d for d in span if d in have]
 
 
-def bundle_path(cfg: Config, name: str, day: dt.date) -> Path:
-    return cfg.path("models") / name / f"day={day.isoformat()}.pt"
+def bundle_path(cfg: Config, name: str, day: dt.date, models: Path | None = None) -> Path:
+    return (models or cfg.path("models")) / name / f"day={day.isoformat()}.pt"
 
 
 def _start_from(cfg: Config, previous: Bundle | None) -> tuple[Encoder, ModelConfig]:
@@ -72,9 +74,13 @@ def _start_from(cfg: Config, previous: Bundle | None) -> tuple[Encoder, ModelCon
 
 
 def train_day(
-    cfg: Config, name: str, day: dt.date, previous: Bundle | None, on_step: OnStep | None = None
-) -> tuple[Bundle, TrainedDay]:
-    """Train `name` on the window ending at `day`, warm-started from `previous`; saved."""
+    cfg: Config, name: str, day: dt.date, previous: Bundle | None, on_step: OnStep | None = None,
+    models: Path | None = None,
+) -> tuple[Bundle, TrainedDay]:  # fmt: skip
+    """Train `name` on the window ending at `day`, warm-started from `previous`; saved.
+
+    The bundle goes to `bundle_path` under `models` (default: paths.models).
+    """
     days = window(cfg, day)
     if not days:
         raise TrainingError(f"no partition to train on for {day} under {cfg.paths.raw}")
@@ -84,11 +90,13 @@ def train_day(
         if previous.meta.get("day", "") >= day.isoformat():
             raise TrainingError(f"cannot warm-start {day} from a bundle of {previous.meta['day']}")
     encoder, config = _start_from(cfg, previous)
+    start = time.perf_counter()
     tables = {d: read_partition(cfg.path("raw"), d) for d in days}
     for d, table in tables.items():  # days already in yesterday's window are counted already
         if previous is None or d.isoformat() > previous.meta.get("day", ""):
             encoder.fit(table)
     data = Batch.concat([encoder.encode(t)[0] for t in tables.values()])
+    encode_seconds = time.perf_counter() - start
     if len(data) == 0:
         raise TrainingError(f"no rows of scenes {list(encoder.scenes)} to train on for {day}")
     seed = day_seed(cfg.seed, day, name)
@@ -108,9 +116,41 @@ def train_day(
         "stages": [{**asdict(s), "samples_per_s": s.samples_per_s} for s in stages],
     }
     trained = Bundle(name, config, encoder, model, meta)
-    path = bundle_path(cfg, name, day)
+    path = bundle_path(cfg, name, day, models)
     trained.meta["checksum"] = bundles.save(trained, path)
-    return trained, TrainedDay(day, days, len(data), path, stages, warm)
+    return trained, TrainedDay(day, days, len(data), path, stages, warm, encode_seconds)
+
+
+def latest_bundle(cfg: Config, name: str, before: dt.date) -> Path | None:
+    """The newest bundle of `name` trained through a day before `before`."""
+    folder = cfg.path("models") / name
+    found = sorted(p for p in folder.glob("day=*.pt") if p.stem[4:] < before.isoformat())
+    return found[-1] if found else None
+
+
+def choose_parent(
+    cfg: Config, name: str, day: dt.date, champion: Path | None
+) -> tuple[Bundle | None, str]:
+    """The bundle training day `day` warm-starts from, and where it came from.
+
+    train.warm_start picks the newest intact bundle or the champion's; a bundle that
+    fails to load (corrupt, truncated) or does not fit falls back to the champion's
+    bundle, then to a cold start, with a warning.
+    """
+    tried = [latest_bundle(cfg, name, day)] if cfg.train.warm_start == "latest" else []
+    for path in [*tried, champion]:
+        if path is None:
+            continue
+        try:
+            parent = bundles.load(path)
+        except bundles.BundleError as err:
+            log.warning("cannot warm-start from %s: %s; falling back", path, err)
+            continue
+        if parent.name == name and parent.meta.get("day", "") < day.isoformat():
+            return parent, str(path)
+        log.warning("cannot warm-start %s %s from %s (a %s of %s)", name, day, path,
+                    parent.name, parent.meta.get("day"))  # fmt: skip
+    return None, "cold start"
 
 
 def train_chain(

@@ -62,6 +62,17 @@ def result_path(cfg: Config, day: dt.date) -> Path:
     return cfg.path("validation") / f"day={day.isoformat()}.json"
 
 
+def is_validated(cfg: Config, day: dt.date) -> bool:
+    """Whether the day has a passed validation result (quarantined days never do)."""
+    path = result_path(cfg, day)
+    return path.exists() and json.loads(path.read_text()).get("passed") is True
+
+
+def validated(cfg: Config, days: list[dt.date]) -> list[dt.date]:
+    """The days that passed validation; a day never validated is validated now."""
+    return [d for d in days if is_validated(cfg, d) or validate_day(cfg, d).passed]
+
+
 def _check_day(cfg: Config, contract: Contract, day: dt.date) -> tuple[int, list[Check]]:
     try:
         table = read_partition(cfg.path("raw"), day)

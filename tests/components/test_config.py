@@ -32,6 +32,10 @@ def test_repo_params_load_into_one_frozen_config():
         (lambda p: p["data"].update(dataset="criteo"), "data.dataset"),
         (lambda p: p["validation"].update(ctr_band=[0.1]), "validation.ctr_band"),
         (lambda p: p["simulator"].pop("scenes"), "simulator.scenes: Field required"),
+        (lambda p: p["gate"]["focus"][0].update(scene="tv"), "not in model.scenes"),
+        (lambda p: p["gate"].update(calibration_band=[1.2, 2.0]), "calibration_band"),
+        (lambda p: p["schedule"].update(timezone="Mars/Base"), "unknown timezone"),
+        (lambda p: p["schedule"].update(cron="daily"), "schedule.cron"),
     ],
 )
 def test_bad_params_fail_with_one_line_naming_the_key(edit, message):

@@ -1,0 +1,99 @@
+"""The promotion gate: may a candidate replace the champion? (design.md §6)
+
+Judged on the evaluation day's rows, focus by focus (scene, task) from params `gate`:
+enough rows to judge, nothing NaN, AUC above its floor, AUC no more than `max_auc_drop`
+below the champion's on the same rows (TFX's change threshold), calibration Σp/Σy inside
+its band. The first model of an empty registry is judged on the floors only: there is
+nothing to regress from, and serving a model beats serving none.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from components.config import Focus, GateConfig
+from components.evaluation.metrics import Metrics
+
+
+@dataclass(frozen=True)
+class Check:
+    focus: str  # "scene/task"
+    name: str  # rows | nan | floor | regression | calibration
+    passed: bool
+    detail: str  # what was compared, pass or fail
+
+
+@dataclass(frozen=True)
+class Decision:
+    passed: bool
+    checks: tuple[Check, ...]
+    first_model: bool  # no champion to compare with: floors only
+
+    @property
+    def reasons(self) -> list[str]:
+        """One line per failed check."""
+        return [f"{c.focus}: {c.detail}" for c in self.checks if not c.passed]
+
+    def summary(self) -> str:
+        if self.passed:
+            return "pass (first model: floors only)" if self.first_model else "pass"
+        return "reject: " + "; ".join(self.reasons)
+
+    def to_record(self) -> dict:
+        return {
+            "passed": self.passed,
+            "first_model": self.first_model,
+            "reasons": self.reasons,
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+
+def _nan(x: float | None) -> bool:
+    return x is None or math.isnan(x)
+
+
+def _floors(f: Focus, m: Metrics) -> list[tuple[str, bool, str]]:
+    numbers = not (_nan(m.auc) or _nan(m.logloss) or _nan(m.calibration))
+    floor = not _nan(m.auc) and m.auc >= f.auc_floor
+    return [
+        ("rows", m.rows >= f.min_rows, f"{m.rows} rows, min_rows {f.min_rows}"),
+        ("nan", numbers, f"AUC {m.auc:.4f}, logloss {m.logloss:.4f}, calibration "
+         f"{m.calibration:.3f} must be numbers"),
+        ("floor", floor, f"AUC {m.auc:.4f}, floor {f.auc_floor}"),
+    ]  # fmt: skip
+
+
+def _against_champion(
+    f: Focus, m: Metrics, champ: Metrics | None, band: tuple[float, float]
+) -> list[tuple[str, bool, str]]:
+    low, high = band
+    inside = not _nan(m.calibration) and low <= m.calibration <= high
+    checks = [("calibration", inside, f"calibration {m.calibration:.3f}, band [{low}, {high}]")]
+    if champ is None or _nan(champ.auc):  # the champion cannot score this focus: nothing to lose
+        checks.append(("regression", True, "champion has no AUC on this focus"))
+    else:
+        drop = champ.auc - m.auc
+        checks.append((
+            "regression", drop <= f.max_auc_drop,
+            f"AUC {m.auc:.4f} vs champion {champ.auc:.4f} (drop {drop:+.4f}, max {f.max_auc_drop})",
+        ))  # fmt: skip
+    return checks
+
+
+def decide(gate: GateConfig, candidate: list[Metrics], champion: list[Metrics] | None) -> Decision:
+    """Every check of every focus; the candidate passes only if all pass."""
+    ours = {(m.scene, m.task): m for m in candidate}
+    theirs = {(m.scene, m.task): m for m in champion or []}
+    checks: list[Check] = []
+    for f in gate.focus:
+        name = f"{f.scene}/{f.task}"
+        m = ours.get((f.scene, f.task))
+        if m is None:
+            checks.append(Check(name, "rows", False, "no rows on the evaluation day"))
+            continue
+        found = _floors(f, m)
+        if champion is not None:
+            found += _against_champion(f, m, theirs.get((f.scene, f.task)), gate.calibration_band)
+        checks += [Check(name, *c) for c in found]
+    return Decision(all(c.passed for c in checks), tuple(checks), champion is None)

@@ -1,0 +1,61 @@
+"""Where a model came from: the tags that tie a registered version to its data, code and params."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import subprocess
+
+from components.config import Config
+from components.data.versioning import data_version
+from components.evaluation.metrics import Metrics
+
+
+def params_hash(cfg: Config) -> str:
+    """sha256 of the whole config (not the file: comments and key order do not count)."""
+    return hashlib.sha256(cfg.model_dump_json(exclude={"root"}).encode()).hexdigest()[:16]
+
+
+def git_commit(cfg: Config) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cfg.root, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                           cwd=cfg.root, capture_output=True, text=True, timeout=10)  # fmt: skip
+    commit = out.stdout.strip() if out.returncode == 0 else "unknown"
+    return commit + ("-dirty" if commit != "unknown" and dirty.stdout.strip() else "")
+
+
+def lineage(cfg: Config, day: dt.date, trained_through: str, parent: str) -> dict[str, str]:
+    """Tags of a run and its version: run day, data version, code, params, warm-start parent."""
+    return {
+        "run_day": day.isoformat(),
+        "trained_through": trained_through,
+        "data_md5": data_version(cfg.root) or "untracked",
+        "git_commit": git_commit(cfg),
+        "params_hash": params_hash(cfg),
+        "parent": parent,
+        "model": cfg.model.name,
+    }
+
+
+def run_params(cfg: Config) -> dict[str, str | int | float]:
+    """The knobs a day's model depends on, flat, for the MLflow run."""
+    flat: dict[str, str | int | float] = {"seed": cfg.seed}
+    for section in ("model", "train"):
+        for key, value in getattr(cfg, section).model_dump().items():
+            flat[f"{section}.{key}"] = value if isinstance(value, int | float | str) else str(value)
+    return flat
+
+
+def run_metrics(role: str, metrics: list[Metrics]) -> dict[str, float]:
+    """{role}.{scene}.{task}.{auc|oracle_auc|gauc|logloss|mae|calibration|rows}."""
+    out = {}
+    for m in metrics:
+        for key, value in m.to_record().items():
+            if key not in ("scene", "task", "positives") and value is not None:
+                out[f"{role}.{m.scene}.{m.task}.{key}"] = float(value)
+    return out

@@ -1,0 +1,287 @@
+"""The MLflow adapter: one run per daily run, one model version per registered bundle.
+
+MLflow 3 semantics: aliases (`champion`, `previous`), never stages. Every version carries
+its day and bundle checksum as tags, so a rerun after a crash finds its version instead of
+registering a duplicate. Everything goes through one MlflowClient bound to the configured
+URI; the one fluent call (logging the pyfunc) gets the tracking URI scoped to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.models import Model
+
+import components
+from components.config import Config
+from components.models import bundle as bundles
+from components.models.scoring import ScoringError, score
+from components.registry import CHAMPION, PREVIOUS, RegistryError, Version
+
+LOGGED_NAME = "model"  # the pyfunc's name inside its run
+NO_MODEL = "RESOURCE_DOES_NOT_EXIST"  # no such registered model or version
+NO_ALIAS = (NO_MODEL, "INVALID_PARAMETER_VALUE")  # MLflow's answer to an unset alias
+
+
+class BundleModel(mlflow.pyfunc.PythonModel):
+    """The served pyfunc: the bundle file is its one artifact, score() its predictions."""
+
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        self.bundle = bundles.load(Path(context.artifacts["bundle"]))
+
+    def predict(
+        self, context: mlflow.pyfunc.PythonModelContext, model_input: pd.DataFrame,
+        params: dict | None = None,
+    ) -> pd.DataFrame:  # fmt: skip
+        """Bad rows are MLflow's invalid-parameter error: the server answers 400 with the reason."""
+        try:
+            return score(self.bundle, model_input)
+        except ScoringError as err:
+            raise MlflowException.invalid_parameter_value(str(err)) from None
+
+
+def _requirements() -> list[str]:
+    """Pinned to this environment: inferring them would load the model (seconds per version)."""
+    import numpy, pyarrow, pydantic, torch  # noqa: E401, I001
+
+    mods = (mlflow, torch, pd, pyarrow, numpy, pydantic)
+    return [f"{m.__name__}=={m.__version__.split('+')[0]}" for m in mods]
+
+
+def _not_advice(record: logging.LogRecord) -> bool:
+    """MLflow advice that does not apply: BundleModel pickles by reference, and a signature
+    would refuse JSON ints in float columns, which score() converts itself."""
+    return not record.getMessage().startswith(("Passing a Python object", "Failed to infer"))
+
+
+@contextmanager
+def _fluent(uri: str) -> Iterator[None]:
+    """The fluent API's global tracking URI (and env var) for one call, then restored; quiet."""
+    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    saved = {key: os.environ.get(key) for key in keys}
+    before = mlflow.get_tracking_uri() if mlflow.tracking.is_tracking_uri_set() else None
+    logger = logging.getLogger("mlflow.pyfunc")
+    logger.addFilter(_not_advice)
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:  # a URI that came from the env var alone stays env-only: later changes still count
+        mlflow.set_tracking_uri(None if before == saved["MLFLOW_TRACKING_URI"] else before)
+        logger.removeFilter(_not_advice)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _version(mv: ModelVersion) -> Version:
+    tags = dict(mv.tags)
+    day, checksum = tags.get("day", ""), tags.get("checksum", "")
+    return Version(int(mv.version), day, mv.run_id or "", checksum, tuple(mv.aliases), tags)
+
+
+class Registry:
+    """The configured registry: embedded SQLite under paths.registry, or an MLflow server."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.name = cfg.registry.model_name
+        self.experiment = cfg.registry.experiment
+        self._folder = cfg.path("registry") if cfg.registry.tracking_uri is None else None
+        embedded = f"sqlite:///{self._folder / 'mlflow.db'}" if self._folder else ""
+        self._uri = cfg.registry.tracking_uri or embedded
+        self._client_: MlflowClient | None = None
+
+    @property
+    def tracking_uri(self) -> str:
+        return self._uri
+
+    @property
+    def _client(self) -> MlflowClient:
+        """Created on first use (with the embedded folder), so constructing one is free."""
+        if self._client_ is None:
+            if self._folder is not None:
+                self._folder.mkdir(parents=True, exist_ok=True)
+            self._client_ = MlflowClient(tracking_uri=self._uri, registry_uri=self._uri)
+        return self._client_
+
+    def ui_command(self) -> str:
+        """How to browse runs and versions: a UI on the database, or the server's own."""
+        if self._uri.startswith(("http://", "https://")):
+            return f"open {self._uri}"
+        return f"mlflow ui --backend-store-uri {self._uri} --port 5000"
+
+    def model_uri(self, alias: str = CHAMPION) -> str:
+        return f"models:/{self.name}@{alias}"
+
+    def serve_command(
+        self, host: str, port: int, alias: str = CHAMPION
+    ) -> tuple[list[str], dict[str, str]]:
+        """argv and env of the MLflow scoring server (what `mtms serve` runs) in this project's
+        environment (env-manager local). MLflow starts `uvicorn` from PATH, so this Python's
+        bin folder leads it; the repo joins PYTHONPATH so BundleModel unpickles anywhere."""
+        argv = [sys.executable, "-m", "mlflow", "models", "serve", "-m", self.model_uri(alias)]
+        argv += ["--env-manager", "local", "-h", host, "-p", str(port)]
+        join = lambda *parts: os.pathsep.join(p for p in parts if p)  # noqa: E731
+        root = str(Path(components.__file__).resolve().parents[1])
+        env = {**os.environ, "MLFLOW_TRACKING_URI": self._uri}
+        env["PATH"] = join(str(Path(sys.executable).parent), os.environ.get("PATH"))
+        env["PYTHONPATH"] = join(root, os.environ.get("PYTHONPATH"))
+        env["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # one bar per artifact otherwise
+        return argv, env
+
+    def _experiment_id(self) -> str:
+        found = self._client.get_experiment_by_name(self.experiment)
+        if found is None:
+            location = (self._folder / "artifacts").as_uri() if self._folder else None
+            try:
+                return self._client.create_experiment(self.experiment, location)
+            except MlflowException:  # created meanwhile by another process
+                found = self._client.get_experiment_by_name(self.experiment)
+                if found is None:
+                    raise
+        if found.lifecycle_stage != "active":
+            raise RegistryError(f"MLflow experiment {self.experiment!r} is deleted; restore it")
+        return found.experiment_id
+
+    def log_run(
+        self, day: dt.date, params: dict[str, str | int | float], metrics: dict[str, float],
+        tags: dict[str, str], artifacts: dict[str, str],
+    ) -> str:  # fmt: skip
+        """One finished run `day=YYYY-MM-DD`; NaN metrics (nothing to measure) are left out."""
+        tags = {"day": day.isoformat(), **tags}
+        run = self._client.create_run(self._experiment_id(), tags=tags, run_name=f"day={day}")
+        run_id, now = run.info.run_id, int(time.time() * 1000)
+        kept = [Metric(k, float(v), now, 0) for k, v in metrics.items() if not math.isnan(v)]
+        given = [Param(k, str(v)) for k, v in params.items()]
+        try:
+            for i in range(0, max(len(kept), len(given)), 100):  # MLflow's batch limit
+                self._client.log_batch(run_id, metrics=kept[i : i + 100], params=given[i : i + 100])
+            for name, text in artifacts.items():
+                self._client.log_text(run_id, text, name)
+        except BaseException:
+            self._client.set_terminated(run_id, "FAILED")
+            raise
+        self._client.set_terminated(run_id, "FINISHED")
+        return run_id
+
+    def register(self, run_id: str, bundle_path: Path, tags: dict[str, str]) -> Version:
+        """A new version of the model: a pyfunc in `run_id` carrying the (verified) bundle."""
+        bundle = bundles.load(bundle_path)  # a corrupt file never becomes a version
+        tags = {**tags, "day": bundle.meta["day"], "checksum": bundle.meta["checksum"]}
+        # scoped for both calls: the SQL registry resolves a models:/ source via the global URI
+        with _fluent(self._uri):
+            with mlflow.start_run(run_id=run_id):  # resumed, FINISHED again on exit
+                info = mlflow.pyfunc.log_model(
+                    name=LOGGED_NAME, python_model=BundleModel(),
+                    artifacts={"bundle": str(bundle_path)}, pip_requirements=_requirements(),
+                )  # fmt: skip
+            self._ensure_model()
+            mv = self._client.create_model_version(
+                self.name, info.model_uri, run_id, tags=tags, model_id=info.model_id
+            )
+        return _version(mv)
+
+    def _ensure_model(self) -> None:
+        try:
+            self._client.create_registered_model(self.name)
+        except MlflowException as err:
+            if err.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                raise
+
+    def versions(self) -> list[Version]:
+        """Every version, newest first."""
+        out, token = [], None
+        while True:
+            page = self._client.search_model_versions(f"name='{self.name}'", page_token=token)
+            out += [_version(mv) for mv in page]
+            token = page.token
+            if not token:
+                return sorted(out, key=lambda v: v.number, reverse=True)
+
+    def find(self, day: dt.date, checksum: str | None = None) -> Version | None:
+        """The newest version of `day` (and `checksum`): a rerun reuses it, no duplicate."""
+        for version in self.versions():
+            if version.day == day.isoformat() and checksum in (None, version.checksum):
+                return version
+        return None
+
+    def get(self, number: int) -> Version:
+        try:
+            return _version(self._client.get_model_version(self.name, str(number)))
+        except MlflowException as err:
+            if err.error_code != NO_MODEL:
+                raise
+        raise RegistryError(f"model {self.name!r} has no version {number}")
+
+    def _alias(self, alias: str) -> Version | None:
+        try:
+            return _version(self._client.get_model_version_by_alias(self.name, alias))
+        except MlflowException as err:
+            if err.error_code not in NO_ALIAS:
+                raise
+        return None
+
+    def champion(self) -> Version | None:
+        return self._alias(CHAMPION)
+
+    def previous(self) -> Version | None:
+        return self._alias(PREVIOUS)
+
+    def promote(self, number: int) -> None:
+        """`number` becomes champion; the old champion becomes previous and is recorded."""
+        target, current = self.get(number), self.champion()
+        if current is not None and current.number == target.number:
+            return
+        name = self.name
+        if "rolled_back" in target.tags:  # promoted again after a rollback
+            self._client.delete_model_version_tag(name, str(number), "rolled_back")
+        if current is not None:  # first the record, then the aliases: champion is never unset
+            self._client.set_model_version_tag(name, str(number), "replaced", str(current.number))
+            self._client.set_registered_model_alias(name, PREVIOUS, str(current.number))
+        elif "replaced" in target.tags:  # it replaces nothing this time
+            self._client.delete_model_version_tag(name, str(number), "replaced")
+        self._client.set_registered_model_alias(name, CHAMPION, str(number))
+
+    def rollback(self) -> Version:
+        """Champion back to `previous`; previous back to what that version had replaced."""
+        back, current = self.previous(), self.champion()
+        if back is None:
+            raise RegistryError("no previous champion to roll back to")
+        name = self.name
+        if current is not None and current.number != back.number:  # equal: a resumed rollback
+            self._client.set_model_version_tag(name, str(current.number), "rolled_back", "true")
+        self._client.set_registered_model_alias(name, CHAMPION, str(back.number))
+        older = back.tags.get("replaced")
+        if older and older != str(back.number):
+            self._client.set_registered_model_alias(name, PREVIOUS, older)
+        else:
+            self._client.delete_registered_model_alias(name, PREVIOUS)
+        return self.get(back.number)
+
+    def bundle_path(self, version: Version) -> Path:
+        """A local copy of the version's bundle (the file itself with the local artifact store)."""
+        source = self._client.get_model_version_download_uri(self.name, str(version.number))
+        fetch = lambda path: mlflow.artifacts.download_artifacts(  # noqa: E731
+            artifact_uri=f"{source.rstrip('/')}/{path}", tracking_uri=self._uri
+        )  # a local artifact store answers with the file itself, no copy
+        spec = Model.load(fetch("MLmodel")).flavors["python_function"]["artifacts"]["bundle"]
+        local = fetch(spec["path"])
+        if bundles.checksum(Path(local)) != version.checksum:
+            raise RegistryError(f"version {version.number}'s bundle does not match its checksum")
+        return Path(local)

@@ -1,0 +1,99 @@
+"""`mtms run` and `mtms backfill`: the daily flow, one day or day after day, with a table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from components import runs
+from components.config import Config
+from components.data.partitions import PartitionError, list_days, parse_day
+from components.runs import DayRecord
+from flows.reports import table
+
+
+def _auc(records: list[dict], scene: str, task: str, key: str = "auc") -> float | None:
+    found = [r.get(key) for r in records if r["scene"] == scene and r["task"] == task]
+    return found[0] if found else None
+
+
+def _cell(record: DayRecord, scene: str, task: str) -> str:
+    """'candidate / champion (oracle)' AUC of one focus."""
+    cand = _auc(record.candidate, scene, task)
+    champ = _auc(record.champion_metrics, scene, task)
+    oracle = _auc(record.candidate or record.champion_metrics, scene, task, "oracle_auc")
+    fmt = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
+    return f"{fmt(cand)} / {fmt(champ)} ({fmt(oracle)})"
+
+
+def _gate(record: DayRecord) -> str:
+    """The outcome, and the first failed check (focus and check name) of a rejection."""
+    failed = [c for c in (record.decision or {}).get("checks", []) if not c["passed"]]
+    if not failed:
+        return record.outcome
+    more = f" +{len(failed) - 1}" if len(failed) > 1 else ""
+    return f"{record.outcome}: {failed[0]['focus']} {failed[0]['name']}{more}"
+
+
+def day_table(cfg: Config, records: list[DayRecord], title: str):
+    """One row per day: rows, validation, candidate vs champion AUC per focus, gate, champion."""
+    focus = [(f.scene, f.task) for f in cfg.gate.focus]
+    columns = ["day", "rows", "valid", *(f"{s}/{t}" for s, t in focus), "gate", "champion"]
+    rows = [
+        [r.day, r.rows, "pass" if r.validation["passed"] else "FAIL",
+         *(_cell(r, s, t) for s, t in focus), _gate(r),
+         "-" if r.champion is None else f"v{r.champion}"]
+        for r in records
+    ]  # fmt: skip
+    return table(title, columns, rows)
+
+
+def where(cfg: Config) -> list[str]:
+    """Where each store lives and the command that opens its UI."""
+    from components.registry.mlflow_registry import Registry
+
+    return [
+        f"MLflow UI:   {Registry(cfg).ui_command()}",
+        f"Prefect UI:  PREFECT_HOME={cfg.path('prefect')} prefect server start",
+        f"bundles:     {cfg.path('models')}    day records: {cfg.path('runs')}",
+    ]
+
+
+def run_days(console: Console, cfg: Config, params: Path, days: list[dt.date], force: bool) -> int:
+    from flows.daily import daily  # imports Prefect: after the CLI applied the workspace settings
+
+    done: list[DayRecord] = []
+    start = time.perf_counter()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task("daily runs", total=len(days))
+        for day in days:
+            progress.update(bar, description=f"daily run {day}")
+            done.append(DayRecord.from_dict(daily(day=day.isoformat(), params=str(params),
+                                                  force=force)))  # fmt: skip
+            progress.advance(bar)
+    console.print(
+        day_table(cfg, done, "daily runs: AUC of candidate / champion (oracle) on the day")
+    )
+    console.print(f"{len(done)} days in {time.perf_counter() - start:.0f} s")
+    for line in where(cfg):
+        console.print(line, soft_wrap=True, highlight=False)
+    return 0
+
+
+def backfill(console: Console, cfg: Config, params: Path, start: str, end: str, force: bool) -> int:
+    first, last = parse_day(start), parse_day(end)
+    if last < first:
+        raise PartitionError(f"--end {end} is before --start {start}")
+    have = set(list_days(cfg.path("raw"))) | {
+        dt.date.fromisoformat(r.day) for r in runs.records(cfg)
+    }
+    days = sorted(d for d in have if first <= d <= last)
+    if not days:
+        raise PartitionError(f"no partitions from {first} to {last} under {cfg.paths.raw}")
+    return run_days(console, cfg, params, days, force)

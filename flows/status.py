@@ -1,0 +1,77 @@
+"""`mtms status`: what serves, what ran lately, and where everything lives."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+
+from components import runs
+from components.config import Config
+from components.registry import Version
+from components.registry.mlflow_registry import Registry
+from flows.reports import table
+
+RECENT = 10
+
+
+def _version(v: Version | None) -> dict | None:
+    if v is None:
+        return None
+    return {"version": v.number, "day": v.day, "trained_through": v.tags.get("trained_through"),
+            "run_id": v.run_id}  # fmt: skip
+
+
+def collect(cfg: Config) -> dict:
+    reg = Registry(cfg)
+    recent = runs.records(cfg)[-RECENT:]
+    return {
+        "champion": _version(reg.champion()),
+        "previous": _version(reg.previous()),
+        "days": [
+            {
+                "day": r.day,
+                "outcome": r.outcome,
+                "validation": r.validation["passed"],
+                "gate": None if r.decision is None else r.decision["passed"],
+                "reasons": [] if r.decision is None else r.decision["reasons"],
+                "drift": None if r.drift is None else r.drift.get("drifted"),
+                "version": r.version,
+                "champion": r.champion,
+            }
+            for r in recent
+        ],  # fmt: skip
+        "stores": {
+            "raw": str(cfg.path("raw")),
+            "models": str(cfg.path("models")),
+            "runs": str(cfg.path("runs")),
+            "mlflow": reg.tracking_uri,
+            "prefect_home": str(cfg.path("prefect")),
+        },
+        "next_day": (d.isoformat() if (d := runs.next_day(cfg)) else None),
+    }
+
+
+def status(console: Console, cfg: Config, as_json: bool) -> int:
+    info = collect(cfg)
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return 0
+    for role in ("champion", "previous"):
+        v = info[role]
+        text = (
+            "none"
+            if v is None
+            else (f"v{v['version']} (run day {v['day']}, trained through {v['trained_through']})")
+        )
+        console.print(f"{role}: {text}")
+    flag = lambda x: "-" if x is None else ("yes" if x else "no")  # noqa: E731
+    rows = [[d["day"], d["outcome"], "pass" if d["validation"] else "FAIL",
+             "; ".join(d["reasons"]) or flag(d["gate"]), flag(d["drift"]),
+             d["version"], d["champion"]] for d in info["days"]]  # fmt: skip
+    columns = ["day", "outcome", "validation", "gate", "drift", "version", "champion"]
+    console.print(table(f"last {len(rows)} daily runs", columns, rows))
+    console.print(f"next day to run: {info['next_day'] or 'none'}")
+    for name, where in info["stores"].items():
+        console.print(f"{name}: {where}", soft_wrap=True, highlight=False)
+    return 0

@@ -1,0 +1,196 @@
+"""The daily flow's tasks: each calls one component, and times it into the day's record.
+
+IO steps (reading partitions, the registry) retry on transient errors only: a bad
+input (every mtms error is a ValueError) fails at once with its one-line message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+
+import pyarrow as pa
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from components import runs
+from components.config import Config
+from components.data.partitions import read_partition
+from components.data.versioning import track
+from components.evaluation.evaluate import evaluate as evaluate_bundle
+from components.evaluation.gate import Decision, decide
+from components.evaluation.metrics import Metrics
+from components.lineage import lineage, run_metrics, run_params
+from components.models import bundle as bundles
+from components.models.bundle import Bundle, BundleError
+from components.registry import Version
+from components.registry.mlflow_registry import Registry
+from components.training.chain import choose_parent, train_day, window
+from components.validation.gate import ValidationReport, validate_day, validated
+
+log = logging.getLogger(__name__)
+_seconds: ContextVar[dict[str, float] | None] = ContextVar("mtms_step_seconds", default=None)
+
+
+@contextmanager
+def stopwatch() -> Iterator[dict[str, float]]:
+    """Collect the seconds each component call takes inside this block (for the record)."""
+    seconds: dict[str, float] = {}
+    token = _seconds.set(seconds)
+    try:
+        yield seconds
+    finally:
+        _seconds.reset(token)
+
+
+@contextmanager
+def timed(step: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds = _seconds.get()
+        if seconds is not None:
+            seconds[step] = round(seconds.get(step, 0.0) + time.perf_counter() - start, 3)
+
+
+def transient(task, task_run, state) -> bool:
+    """Retry IO hiccups (files, sockets, a locked SQLite), never a bad input."""
+    err = state.data if isinstance(state.data, BaseException) else None
+    if err is None or isinstance(err, ValueError):
+        return False
+    return isinstance(err, OSError) or "database is locked" in str(err)
+
+
+STEP = {"cache_policy": NO_CACHE}  # the day's record, not Prefect's cache, makes reruns safe
+IO = {**STEP, "retries": 2, "retry_delay_seconds": 2, "retry_condition_fn": transient}
+
+
+@task(**STEP)
+def validate(cfg: Config, day: dt.date) -> ValidationReport:
+    with timed("validation"):
+        return validate_day(cfg, day)
+
+
+@task(**IO)
+def track_data(cfg: Config) -> None:
+    """Record in data.dvc that a quarantined day left the raw data."""
+    with timed("track"):
+        track(cfg.root, cfg.path("raw"))
+
+
+def registry(cfg: Config) -> Registry:
+    return Registry(cfg)
+
+
+@task(**IO)
+def champion(reg: Registry) -> tuple[Version | None, Bundle | None]:
+    """The serving version and its bundle (None when the bundle cannot be loaded)."""
+    with timed("champion"):
+        version = reg.champion()
+        if version is None:
+            return None, None
+        try:
+            return version, bundles.load(reg.bundle_path(version))
+        except BundleError as err:
+            log.warning("champion v%s cannot be loaded (%s): gating on floors only",
+                        version.number, err)  # fmt: skip
+            return version, None
+
+
+@task(**IO)
+def read_day(cfg: Config, day: dt.date) -> pa.Table:
+    with timed("read"):
+        return read_partition(cfg.path("raw"), day)
+
+
+def _trained(bundle: Bundle, path: Path, parent: str, t=None) -> dict:
+    meta = bundle.meta
+    info = {"through": meta["day"], "window": meta["window"], "rows": meta["rows"],
+            "parent": parent, "bundle": str(path), "checksum": meta["checksum"],
+            "parent_checksum": meta.get("parent"), "stages": meta["stages"]}  # fmt: skip
+    if t is not None:
+        info |= {"warm": t.warm is not None, "encode_seconds": round(t.encode_seconds, 3)}
+    return info
+
+
+@task(**STEP)
+def candidate(
+    cfg: Config, reg: Registry, day: dt.date, champ: Version | None, force: bool
+) -> tuple[Bundle | None, Version | None, dict | None]:
+    """Today's candidate, trained through T-1; or the version an interrupted run registered."""
+    through = day - dt.timedelta(days=1)
+    found = None if force else reg.find(through)
+    if found is not None:  # a crash after registration: finish that version, do not add one
+        path = reg.bundle_path(found)
+        bundle = bundles.load(path)
+        return bundle, found, _trained(bundle, path, found.tags.get("parent", "unknown"))
+    with timed("validation"):  # train only on validated days
+        if not validated(cfg, window(cfg, through)):
+            return None, None, None
+    with timed("train"):
+        fallback = reg.bundle_path(champ) if champ else None
+        parent, source = choose_parent(cfg, cfg.model.name, through, fallback)
+        bundle, t = train_day(cfg, cfg.model.name, through, parent)
+    return bundle, None, _trained(bundle, t.path, source, t)
+
+
+@task(**STEP)
+def evaluate(bundle: Bundle, table: pa.Table) -> list[Metrics]:
+    with timed("evaluate"):
+        return evaluate_bundle(bundle, table)
+
+
+@task(**STEP)
+def gate(cfg: Config, metrics: list[Metrics], champion_metrics: list[Metrics] | None) -> Decision:
+    with timed("gate"):
+        return decide(cfg.gate, metrics, champion_metrics)
+
+
+@task(**IO)
+def log_run(
+    cfg: Config, reg: Registry, day: dt.date, trained: dict, metrics: list[Metrics],
+    champion_metrics: list[Metrics] | None, decision: Decision,
+) -> str:  # fmt: skip
+    """One MLflow run per day: params, metrics of both models, the decision, lineage."""
+    with timed("log_run"):
+        parent = next((v for v in reg.versions() if v.checksum == trained.get("parent_checksum")),
+                      None)  # fmt: skip
+        tags = lineage(cfg, day, trained["through"], trained["parent"])
+        tags |= {"gate": "pass" if decision.passed else "reject",
+                 "gate_reasons": "; ".join(decision.reasons)[:4000] or "none",
+                 "parent_version": str(parent.number) if parent else "none"}  # fmt: skip
+        numbers = run_metrics("candidate", metrics) | run_metrics(
+            "champion", champion_metrics or []
+        )
+        gate_json = json.dumps(decision.to_record(), indent=2)
+        artifacts = {"gate.json": gate_json, "trained.json": json.dumps(trained, indent=2)}
+        return reg.log_run(day, run_params(cfg), numbers, tags, artifacts)
+
+
+@task(**IO)
+def register(cfg: Config, reg: Registry, run_id: str, day: dt.date, trained: dict) -> Version:
+    """A new version for the candidate (retry-safe: an existing one is returned)."""
+    with timed("register"):
+        found = reg.find(dt.date.fromisoformat(trained["through"]), trained["checksum"])
+        if found is not None:
+            return found
+        tags = lineage(cfg, day, trained["through"], trained["parent"])
+        return reg.register(run_id, Path(trained["bundle"]), tags)
+
+
+@task(**IO)
+def promote(reg: Registry, version: Version) -> None:
+    with timed("promote"):
+        reg.promote(version.number)
+
+
+@task(**IO)
+def save(cfg: Config, record: runs.DayRecord) -> Path:
+    return runs.save_record(cfg, record)

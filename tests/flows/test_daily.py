@@ -1,0 +1,144 @@
+"""The daily flow end to end: Prefect test harness, MLflow in the workspace, small sim days."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from components import runs
+from components.config import load
+from components.data.corruption import corrupt_table
+from components.data.partitions import read_partition
+from components.models import bundle as bundles
+from components.models.scoring import score
+from components.registry.mlflow_registry import Registry
+from components.runs import RunLockedError
+from flows.cli import main
+from tests.flows.conftest import daily_workspace, rewrite_day, shuffle_labels
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def day(i: int) -> dt.date:
+    return dt.date(2026, 1, 5) + dt.timedelta(days=i)
+
+
+def run(params, i: int, **kwargs) -> dict:
+    from flows.daily import daily
+
+    return daily(day=day(i).isoformat(), params=str(params), **kwargs)
+
+
+def champion_scores(cfg, registry: Registry, i: int):
+    """The champion loads from the registry and scores raw rows of day i."""
+    bundle = bundles.load(registry.bundle_path(registry.champion()))
+    rows = read_partition(cfg.path("raw"), day(i)).slice(0, 50).to_pandas()
+    return score(bundle, rows.drop(columns=["click", "conversion", "daction"]))
+
+
+def test_promote_reject_quarantine_and_rollback(tmp_path, sim_days, capsys):
+    params = daily_workspace(tmp_path / "ws", sim_days)
+    cfg = load(params)
+    registry = Registry(cfg)
+
+    # days 0-2: nothing to train on day 0; day 1's model is the first champion; day 2 improves
+    assert (
+        main(["--params", str(params), "backfill", "--start", str(day(0)), "--end", str(day(2))])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "no-training-data" in out and "promoted" in out and "feed/ctr" in out
+    first, second = runs.load_record(cfg, day(1)), runs.load_record(cfg, day(2))
+    assert first.outcome == "promoted" and first.decision["first_model"]
+    assert first.trained["parent"] == "cold start"
+    assert second.outcome == "promoted", second.decision["reasons"]
+    assert second.trained["warm"] and second.champion_before == first.version
+    assert registry.champion().number == second.version
+    assert registry.previous().number == first.version
+    candidate = {(m["scene"], m["task"]): m["auc"] for m in second.candidate}
+    assert candidate[("feed", "ctr")] > 0.6 and candidate[("search", "ctr")] > 0.6
+    assert set(second.timings) >= {"validation", "train", "evaluate", "register", "flow"}
+
+    # a rerun of a finished day returns its record: no second version, no promotion
+    versions = len(registry.versions())
+    assert run(params, 2)["version"] == second.version
+    assert len(registry.versions()) == versions
+
+    # day 3 is corrupt: quarantined, the registry untouched; day 4 has nothing to train on
+    rewrite_day(cfg, day(3), lambda t: corrupt_table(t, "nulls", 0))
+    assert run(params, 3)["outcome"] == "quarantined"
+    assert (cfg.path("quarantine") / f"day={day(3)}").is_dir()
+    assert run(params, 4)["outcome"] == "no-training-data"
+    assert registry.champion().number == second.version and len(registry.versions()) == versions
+
+    # day 4's logs lost their labels' alignment (passes validation: the rates are intact):
+    # day 5's candidate, trained on them, is rejected and champion stays
+    rewrite_day(cfg, day(4), shuffle_labels)
+    (cfg.path("validation") / f"day={day(4)}.json").unlink()  # it changed since it was validated
+    bad = run(params, 5)
+    assert bad["outcome"] == "rejected", bad["candidate"]
+    assert any("vs champion" in r for r in bad["decision"]["reasons"])
+    assert bad["trained"]["parent"].endswith(f"day={day(1)}.pt")  # the last good bundle
+    assert registry.champion().number == second.version
+    assert len(registry.versions()) == versions + 1  # registered, not promoted
+
+    # rollback: champion back to day 1's model, which loads and scores
+    assert main(["--params", str(params), "rollback"]) == 0
+    assert registry.champion().number == first.version
+    assert len(champion_scores(cfg, registry, 5)) == 50
+
+    capsys.readouterr()
+    assert main(["--params", str(params), "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["champion"]["version"] == first.version
+    assert [d["outcome"] for d in status["days"]] == [
+        "no-training-data", "promoted", "promoted", "quarantined", "no-training-data", "rejected"
+    ]  # fmt: skip
+
+
+def test_crashes_leave_champion_loadable_and_reruns_finish(tmp_path, sim_days, monkeypatch):
+    params = daily_workspace(tmp_path / "ws", sim_days)
+    cfg = load(params)
+    registry = Registry(cfg)
+    run(params, 0)
+    champion = run(params, 1)["version"]
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("injected crash")
+
+    # after training, before anything is registered
+    with monkeypatch.context() as m:
+        m.setattr("flows.steps.decide", crash)
+        with pytest.raises(RuntimeError, match="injected"):
+            run(params, 2)
+    assert (cfg.path("models") / "mtms" / f"day={day(1)}.pt").exists()
+    assert registry.champion().number == champion and runs.load_record(cfg, day(2)) is None
+    assert len(champion_scores(cfg, registry, 2)) == 50
+
+    # after registration, before the alias moves
+    with monkeypatch.context() as m:
+        m.setattr(Registry, "promote", crash)
+        with pytest.raises(RuntimeError, match="injected"):
+            run(params, 2)
+    assert registry.champion().number == champion and len(registry.versions()) == 2
+    assert len(champion_scores(cfg, registry, 2)) == 50
+
+    # the rerun finishes the registered version instead of adding one
+    done = run(params, 2)
+    assert done["outcome"] == "promoted" and len(registry.versions()) == 2
+    assert registry.champion().number == done["version"] != champion
+
+    # --force retrains: a new version, gated like any other
+    forced = run(params, 2, force=True)
+    assert forced["version"] not in (champion, done["version"])
+
+
+def test_two_runs_of_a_day_cannot_both_promote(tmp_path, sim_days):
+    params = daily_workspace(tmp_path / "ws", sim_days)
+    cfg = load(params)
+    with runs.lock(cfg, day(1)):  # a run of day 1 is in progress
+        with pytest.raises(RunLockedError, match="another daily run holds"):
+            run(params, 1)
+    assert Registry(cfg).champion() is None and runs.load_record(cfg, day(1)) is None
