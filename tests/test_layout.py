@@ -24,6 +24,7 @@ def test_components_never_import_prefect():
 
 def test_one_adapter_module_per_external_tool():
     assert imports("great_expectations") == ["components/validation/suite.py"]
+    assert imports("mlflow") == ["components/registry/mlflow_registry.py"]
 
 
 def test_data_dvc_tracks_the_configured_raw_folder():
@@ -61,3 +62,23 @@ def test_dvc_yaml_stages_read_the_configured_paths_and_real_commands():
         for dep in stage["deps"]:
             assert (REPO / dep).exists() or dep == str(cfg.paths.raw), dep
     assert str(cfg.paths.raw) in stages["profile"]["deps"]
+
+
+def test_dvc_chain_stage_is_the_replay_with_its_params_and_outputs():
+    from components.training import replay
+    from flows.cli import build_parser
+
+    cfg = load(REPO / "params.yaml")
+    dvc_yaml = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    stage = dvc_yaml["stages"]["chain"]
+    assert tuple(stage["params"]) == replay.PARAMS
+    args = build_parser().parse_args(stage["cmd"].split()[1:])
+    assert args.run.__name__ == "cmd_replay"
+    assert [next(iter(m)) for m in stage["metrics"]] == [str(args.metrics)]
+    [plot] = stage["plots"]
+    assert next(iter(plot)) == str(args.plots)
+    [chart] = dvc_yaml["plots"]
+    y = next(iter(chart.values()))["y"]
+    assert y == {str(args.plots): [f"{f.scene}_{f.task}" for f in cfg.gate.focus]}
+    for module in ("training/replay.py", "training/chain.py", "evaluation/evaluate.py"):
+        assert any(f"components/{module}".startswith(dep) for dep in stage["deps"]), module

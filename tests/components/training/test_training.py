@@ -199,3 +199,23 @@ def test_a_window_of_two_days_trains_on_both(sim_days, tmp_path):
     assert first.window == [day(cfg, 0)] and second.window == [day(cfg, 1), day(cfg, 2)]
     sizes = [read_partition(cfg.path("raw"), d).num_rows for d in second.window]
     assert second.rows == sum(sizes) == bundle.meta["rows"]
+
+
+def test_a_corrupt_latest_bundle_falls_back_to_the_champion_then_cold(sim_days, tmp_path, caplog):
+    from components.training.chain import choose_parent
+
+    cfg = own_models(sim_days, tmp_path)
+    first, t1 = train_day(cfg, "mtms", day(cfg, 0), None)
+    _, t2 = train_day(cfg, "mtms", day(cfg, 1), first)
+    parent, source = choose_parent(cfg, "mtms", day(cfg, 2), t1.path)
+    assert source == str(t2.path)  # train.warm_start: latest
+    t2.path.write_bytes(t2.path.read_bytes()[:-100])  # truncated on disk
+    parent, source = choose_parent(cfg, "mtms", day(cfg, 2), t1.path)
+    assert source == str(t1.path) and parent.meta["day"] == str(day(cfg, 0))
+    assert "cannot warm-start from" in caplog.text
+    parent, source = choose_parent(cfg, "mtms", day(cfg, 2), None)
+    assert parent is None and source == "cold start"
+    champion_only = cfg.model_copy(
+        update={"train": cfg.train.model_copy(update={"warm_start": "champion"})}
+    )
+    assert choose_parent(champion_only, "mtms", day(cfg, 2), t1.path)[1] == str(t1.path)
