@@ -18,9 +18,8 @@ setup: $(BIN)/mtms
 
 demo: setup
 	$(BIN)/mtms simulate --report
-	$(BIN)/mtms validate --all
-	$(BIN)/mtms train --days 2026-01-05..2026-01-17   # the warm-start chain, one bundle per day
-	$(BIN)/mtms evaluate --bundle models/mtms/day=2026-01-17.pt --day 2026-01-18
+	$(BIN)/mtms backfill --start 2026-01-05 --end 2026-01-18   # the daily flow, day after day
+	$(BIN)/mtms status
 
 test: setup
 	$(BIN)/ruff check .
@@ -31,5 +30,5 @@ lint: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-clean-workspace:  # remove generated data and models (keeps the DVC cache and remote)
-	rm -rf data/raw data/quarantine data/validation models
+clean-workspace:  # remove generated data, models, runs and the embedded stores (keeps the DVC cache and remote)
+	rm -rf data/raw data/quarantine data/validation models runs registry .prefect

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,13 +60,33 @@ def record_path(cfg: Config, day: dt.date) -> Path:
     return cfg.path("runs") / f"day={day.isoformat()}.json"
 
 
+def plain(value):
+    """JSON-ready: NaN and inf become None (json.dumps would write invalid `NaN`)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
 def save_record(cfg: Config, record: DayRecord) -> Path:
     if record.outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {record.outcome!r}; expected one of {OUTCOMES}")
     record.finished = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     path = record_path(cfg, dt.date.fromisoformat(record.day))
-    atomic.write_text(path, json.dumps(record.to_dict(), indent=2, default=str))
+    text = json.dumps(plain(record.to_dict()), indent=2, default=str, allow_nan=False)
+    atomic.write_text(path, text)
     return path
+
+
+def supersede(cfg: Config, day: dt.date) -> None:
+    """Set a finished day's record aside before a forced rerun: until the rerun writes its
+    own, the day counts as unfinished, so a crash in it is resumed by a plain rerun."""
+    path = record_path(cfg, day)
+    if path.exists():
+        os.replace(path, path.with_name(path.name + ".superseded"))
 
 
 def load_record(cfg: Config, day: dt.date) -> DayRecord | None:
@@ -89,8 +110,9 @@ def next_day(cfg: Config) -> dt.date | None:
 
 
 @contextmanager
-def lock(cfg: Config, day: dt.date) -> Iterator[None]:
-    """One daily run at a time per workspace (the warm-start chain is sequential).
+def lock(cfg: Config, holder: str) -> Iterator[None]:
+    """One state-changing command at a time per workspace: daily runs (the warm-start chain
+    is sequential) and rollbacks. `holder` says who holds it, for the other's error.
 
     flock: released by the kernel when the holder exits, so a crashed run never
     leaves a stale lock behind.
@@ -104,11 +126,11 @@ def lock(cfg: Config, day: dt.date) -> Iterator[None]:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
             raise RunLockedError(
-                f"another daily run holds {path} ({holder}); wait for it to finish"
+                f"another mtms run holds {path} ({holder}); wait for it to finish"
             ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()}, day {day.isoformat()}")
+        handle.write(f"pid {os.getpid()}, {holder}")
         handle.flush()
         try:
             yield

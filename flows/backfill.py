@@ -14,6 +14,7 @@ from components.config import Config
 from components.data.partitions import PartitionError, list_days, parse_day
 from components.runs import DayRecord
 from flows.reports import table
+from flows.workspace import hide_error_tracebacks
 
 
 def _auc(records: list[dict], scene: str, task: str, key: str = "auc") -> float | None:
@@ -65,6 +66,8 @@ def where(cfg: Config) -> list[str]:
 
 def run_days(console: Console, cfg: Config, params: Path, days: list[dt.date], force: bool) -> int:
     from flows.daily import daily  # imports Prefect: after the CLI applied the workspace settings
+
+    hide_error_tracebacks()
 
     done: list[DayRecord] = []
     start = time.perf_counter()

@@ -28,10 +28,11 @@ def daily(day: str | None = None, params: str = "params.yaml", force: bool = Fal
     when = parse_day(day) if day else runs.next_day(cfg)
     if when is None:
         return {"day": None, "outcome": "nothing to do: every partition has a finished run"}
-    with runs.lock(cfg, when):
+    with runs.lock(cfg, f"day {when}"):
         done = runs.load_record(cfg, when)
         if done and not force:  # idempotent: a finished day is never promoted twice
             return done.to_dict()
+        runs.supersede(cfg, when)  # a forced rerun that crashes is resumed by a plain one
         start = time.perf_counter()
         with steps.stopwatch() as seconds:
             record = run_day(cfg, when, force)
@@ -50,13 +51,16 @@ def run_day(cfg, day: dt.date, force: bool) -> DayRecord:
     registry = steps.registry(cfg)
     champion, champion_bundle = steps.champion(registry)
     record.champion_before = record.champion = champion.number if champion else None
-    if champion_bundle is not None and champion_bundle.meta["day"] >= day.isoformat():
+    if champion is not None and champion.day >= day.isoformat():
         raise EvaluationError(
-            f"the champion (v{champion.number}) was trained through {champion_bundle.meta['day']}"
-            f"; rerunning {day} would judge it on rows it saw"
+            f"the champion (v{champion.number}) was trained through {champion.day}; "
+            f"rerunning {day} would judge it on rows it saw"
         )
     table = steps.read_day(cfg, day)
-    champion_metrics = steps.evaluate(champion_bundle, table) if champion_bundle else None
+    # an unloadable champion scores nothing ([]): the candidate is still not a first model
+    champion_metrics = None if champion is None else []
+    if champion_bundle is not None:
+        champion_metrics = steps.evaluate(champion_bundle, table)
     record.champion_metrics = [m.to_record() for m in champion_metrics or []]
     candidate, version, trained = steps.candidate(cfg, registry, day, champion, force)
     if candidate is None:  # no validated data in the window ending T-1
@@ -71,6 +75,9 @@ def run_day(cfg, day: dt.date, force: bool) -> DayRecord:
     if version is None:
         version = steps.register(cfg, registry, record.run_id, day, trained)
     record.version = version.number
+    if champion is not None and version.number == champion.number:  # promoted, then crashed
+        replaced = version.tags.get("replaced")
+        record.champion_before = int(replaced) if replaced else None
     if decision.passed:
         steps.promote(registry, version)
         record.champion = version.number

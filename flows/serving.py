@@ -7,6 +7,7 @@ import subprocess
 
 from rich.console import Console
 
+from components import runs
 from components.config import Config
 from components.data.contract import CONTRACTS, Contract, Role
 from components.registry import RegistryError
@@ -60,9 +61,10 @@ def serve(console: Console, cfg: Config, host: str, port: int) -> int:
 def rollback(console: Console, cfg: Config) -> int:
     """Champion back to the previous version; the served model changes at the next start."""
     registry = Registry(cfg)
-    before = registry.champion()
-    after = registry.rollback()
-    previous = registry.previous()
+    with runs.lock(cfg, "rollback"):  # never in the middle of a daily run's promotion
+        before = registry.champion()
+        after = registry.rollback()
+        previous = registry.previous()
     was = f"version {before.number} (day {before.day})" if before else "none"
     then = f"version {previous.number}" if previous else "none"
     console.print(

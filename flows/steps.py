@@ -22,17 +22,17 @@ from prefect.cache_policies import NO_CACHE
 from components import runs
 from components.config import Config
 from components.data.partitions import read_partition
-from components.data.versioning import track
+from components.data.versioning import VersioningError, track
 from components.evaluation.evaluate import evaluate as evaluate_bundle
 from components.evaluation.gate import Decision, decide
 from components.evaluation.metrics import Metrics
-from components.lineage import lineage, run_metrics, run_params
+from components.lineage import lineage, params_hash, run_metrics, run_params
 from components.models import bundle as bundles
 from components.models.bundle import Bundle, BundleError
-from components.registry import Version
+from components.registry import RegistryError, Version
 from components.registry.mlflow_registry import Registry
 from components.training.chain import choose_parent, train_day, window
-from components.validation.gate import ValidationReport, validate_day, validated
+from components.validation.gate import ValidationReport, quarantined, validate_day, validated
 
 log = logging.getLogger(__name__)
 _seconds: ContextVar[dict[str, float] | None] = ContextVar("mtms_step_seconds", default=None)
@@ -74,15 +74,20 @@ IO = {**STEP, "retries": 2, "retry_delay_seconds": 2, "retry_condition_fn": tran
 
 @task(**STEP)
 def validate(cfg: Config, day: dt.date) -> ValidationReport:
+    """The day's validation; a day quarantined earlier keeps its report (reruns, --force)."""
     with timed("validation"):
-        return validate_day(cfg, day)
+        return quarantined(cfg, day) or validate_day(cfg, day)
 
 
 @task(**IO)
 def track_data(cfg: Config) -> None:
-    """Record in data.dvc that a quarantined day left the raw data."""
+    """Record in data.dvc that a quarantined day left the raw data (best effort: the
+    quarantine itself is done and recorded; `dvc add data/raw` can catch up later)."""
     with timed("track"):
-        track(cfg.root, cfg.path("raw"))
+        try:
+            track(cfg.root, cfg.path("raw"))
+        except VersioningError as err:
+            log.warning("data.dvc not updated after quarantine: %s", err)
 
 
 def registry(cfg: Config) -> Registry:
@@ -98,8 +103,8 @@ def champion(reg: Registry) -> tuple[Version | None, Bundle | None]:
             return None, None
         try:
             return version, bundles.load(reg.bundle_path(version))
-        except BundleError as err:
-            log.warning("champion v%s cannot be loaded (%s): gating on floors only",
+        except (BundleError, RegistryError, OSError) as err:
+            log.warning("champion v%s cannot be loaded (%s): not compared with it",
                         version.number, err)  # fmt: skip
             return version, None
 
@@ -127,6 +132,8 @@ def candidate(
     """Today's candidate, trained through T-1; or the version an interrupted run registered."""
     through = day - dt.timedelta(days=1)
     found = None if force else reg.find(through)
+    if found is not None and found.tags.get("params_hash") != params_hash(cfg):
+        found = None  # registered under other params: train what params.yaml says now
     if found is not None:  # a crash after registration: finish that version, do not add one
         path = reg.bundle_path(found)
         bundle = bundles.load(path)
@@ -135,10 +142,19 @@ def candidate(
         if not validated(cfg, window(cfg, through)):
             return None, None, None
     with timed("train"):
-        fallback = reg.bundle_path(champ) if champ else None
-        parent, source = choose_parent(cfg, cfg.model.name, through, fallback)
+        parent, source = choose_parent(cfg, cfg.model.name, through, lambda: _bundle_of(reg, champ))
         bundle, t = train_day(cfg, cfg.model.name, through, parent)
     return bundle, None, _trained(bundle, t.path, source, t)
+
+
+def _bundle_of(reg: Registry, version: Version | None) -> Path | None:
+    if version is None:
+        return None
+    try:
+        return reg.bundle_path(version)
+    except (RegistryError, OSError) as err:
+        log.warning("champion v%s has no usable bundle: %s", version.number, err)
+        return None
 
 
 @task(**STEP)
@@ -181,6 +197,8 @@ def register(cfg: Config, reg: Registry, run_id: str, day: dt.date, trained: dic
         found = reg.find(dt.date.fromisoformat(trained["through"]), trained["checksum"])
         if found is not None:
             return found
+        if bundles.checksum(Path(trained["bundle"])) != trained["checksum"]:
+            raise BundleError(f"{trained['bundle']} changed after it was evaluated; rerun the day")
         tags = lineage(cfg, day, trained["through"], trained["parent"])
         return reg.register(run_id, Path(trained["bundle"]), tags)
 

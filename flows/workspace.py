@@ -7,6 +7,7 @@ at a real server (or PREFECT_HOME elsewhere) is configuration, not code.
 
 from __future__ import annotations
 
+import logging
 import os
 
 from components.config import Config
@@ -20,3 +21,20 @@ def use_workspace(cfg: Config, quiet: bool = True) -> None:
     if quiet:  # the CLI prints its own tables; INFO lines would bury them
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
+
+class _OurErrors(logging.Filter):
+    """Drops Prefect's log records about an mtms error (one defined in components/ or
+    flows/): the CLI prints those as one line. Any other exception keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None:
+            return not type(exc).__module__.startswith(("components.", "flows."))
+        return not (record.levelno >= logging.ERROR and "Failed(" in record.getMessage())
+
+
+def hide_error_tracebacks() -> None:
+    """Call after Prefect is imported (its logging config is applied at import)."""
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logging.getLogger(name).addFilter(_OurErrors())

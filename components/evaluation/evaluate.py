@@ -27,16 +27,29 @@ def check_unseen(bundle: Bundle, day: dt.date) -> None:
         )
 
 
-@torch.no_grad()
-def predict(model: RankingModel, data: Batch, batch_size: int = 65536) -> dict[str, np.ndarray]:
-    """Probabilities p_ctr, p_cvr and p_ctcvr = p_ctr * p_cvr of every row."""
+@torch.inference_mode()
+def predict(model: RankingModel, data: Batch, batch_size: int = 2048) -> dict[str, np.ndarray]:
+    """Probabilities p_ctr, p_cvr and p_ctcvr = p_ctr * p_cvr of every row, in input order.
+
+    Rows are grouped by scene so every batch takes a model's one-scene path (no per-row
+    gather of the wide fine-tune input), in batches small enough to stay in cache: on 2
+    cores 2,048 rows scored 200k rows in 4.0-5.2 s, 8,192 in 5.8-6.4 s, 65,536 (and no
+    grouping) in 9.5-10.8 s.
+    """
     model.eval()
-    out: dict[str, list] = {"ctr": [], "cvr": []}
-    for start in range(0, len(data), batch_size):
-        logits = model(data.slice(start, start + batch_size))
-        for task in out:
-            out[task].append(torch.sigmoid(logits[task]))
-    probs = {t: torch.cat(v).numpy().astype(np.float64) for t, v in out.items()}
+    order = torch.argsort(data.scene, stable=True)
+    grouped = data.take(order)
+    counts = torch.bincount(grouped.scene).tolist() if len(data) else []
+    out = {t: torch.empty(len(data)) for t in ("ctr", "cvr")}
+    start = 0
+    for scene, count in enumerate(counts):
+        for a in range(start, start + count, batch_size):
+            b = min(a + batch_size, start + count)
+            logits = model(grouped.slice(a, b, scene_id=scene))
+            for task, column in out.items():
+                column[order[a:b]] = torch.sigmoid(logits[task])
+        start += count
+    probs = {t: v.numpy().astype(np.float64) for t, v in out.items()}
     probs["ctcvr"] = probs["ctr"] * probs["cvr"]
     return probs
 

@@ -71,7 +71,8 @@ def _against_champion(
     inside = not _nan(m.calibration) and low <= m.calibration <= high
     checks = [("calibration", inside, f"calibration {m.calibration:.3f}, band [{low}, {high}]")]
     if champ is None or _nan(champ.auc):  # the champion cannot score this focus: nothing to lose
-        checks.append(("regression", True, "champion has no AUC on this focus"))
+        checks.append(("regression", True, "no champion AUC on this focus (its bundle failed "
+                       "to load, or it has no such scene)"))  # fmt: skip
     else:
         drop = champ.auc - m.auc
         checks.append((

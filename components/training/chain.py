@@ -129,16 +129,18 @@ def latest_bundle(cfg: Config, name: str, before: dt.date) -> Path | None:
 
 
 def choose_parent(
-    cfg: Config, name: str, day: dt.date, champion: Path | None
+    cfg: Config, name: str, day: dt.date, champion: Callable[[], Path | None]
 ) -> tuple[Bundle | None, str]:
     """The bundle training day `day` warm-starts from, and where it came from.
 
-    train.warm_start picks the newest intact bundle or the champion's; a bundle that
-    fails to load (corrupt, truncated) or does not fit falls back to the champion's
-    bundle, then to a cold start, with a warning.
+    train.warm_start: `champion` (the last good bundle: the serving model's) or `latest`
+    (the newest bundle on disk, a rejected candidate's too). A bundle that fails to load
+    (corrupt, truncated) or does not fit falls back to the champion's, then to a cold
+    start, with a warning. `champion` is called only when needed (it may download).
     """
-    tried = [latest_bundle(cfg, name, day)] if cfg.train.warm_start == "latest" else []
-    for path in [*tried, champion]:
+    first = [lambda: latest_bundle(cfg, name, day)] if cfg.train.warm_start == "latest" else []
+    for where in [*first, champion]:
+        path = where()
         if path is None:
             continue
         try:

@@ -22,7 +22,7 @@ from components.evaluation.metrics import Metrics
 from components.training.chain import train_day
 from components.validation.gate import validated
 
-PARAMS = ("seed", "model", "train")  # what the chain depends on; dvc.yaml lists the same
+PARAMS = ("seed", "data", "validation", "model", "train")  # what it reads; dvc.yaml lists the same
 FOLDER = "replay"  # under paths.models
 
 

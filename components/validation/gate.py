@@ -68,6 +68,19 @@ def is_validated(cfg: Config, day: dt.date) -> bool:
     return path.exists() and json.loads(path.read_text()).get("passed") is True
 
 
+def quarantined(cfg: Config, day: dt.date) -> ValidationReport | None:
+    """The report of a day that failed earlier and sits in quarantine (None otherwise)."""
+    if partition_dir(cfg.path("raw"), day).is_dir():
+        return None
+    saved = partition_dir(cfg.path("quarantine"), day) / REPORT_FILE
+    if not saved.exists():
+        return None
+    body = json.loads(saved.read_text())
+    checks = [Check(**c) for c in body["checks"]]
+    return ValidationReport(day, body["dataset"], False, body["rows"], checks, body["seconds"],
+                            body["quarantined"])  # fmt: skip
+
+
 def validated(cfg: Config, days: list[dt.date]) -> list[dt.date]:
     """The days that passed validation; a day never validated is validated now."""
     return [d for d in days if is_validated(cfg, d) or validate_day(cfg, d).passed]

@@ -41,11 +41,11 @@ def test_next_day_is_the_oldest_partition_after_the_last_finished_day(cfg):
 
 
 def test_the_lock_admits_one_run_and_names_the_holder(cfg):
-    with runs.lock(cfg, DAY):
+    with runs.lock(cfg, f"day {DAY}"):
         with pytest.raises(RunLockedError, match=f"pid \\d+, day {DAY}"):
-            with runs.lock(cfg, DAY):
+            with runs.lock(cfg, "rollback"):
                 pass
-    with runs.lock(cfg, DAY + dt.timedelta(days=1)):  # released on exit
+    with runs.lock(cfg, "rollback"):  # released on exit
         pass
 
 
@@ -54,3 +54,18 @@ def test_a_record_from_a_newer_version_with_extra_keys_still_loads(cfg):
     path = runs.record_path(cfg, DAY)
     path.write_text(json.dumps({**json.loads(path.read_text()), "new_key": 1}))
     assert runs.load_record(cfg, DAY).day == DAY.isoformat()
+
+
+def test_records_are_valid_json_even_with_nan_metrics(cfg):
+    rec = record(DAY)
+    rec.candidate = [{"scene": "mall", "task": "cvr", "auc": float("nan")}]
+    runs.save_record(cfg, rec)
+    text = runs.record_path(cfg, DAY).read_text()
+    assert "NaN" not in text and json.loads(text)["candidate"][0]["auc"] is None
+
+
+def test_a_superseded_record_leaves_the_day_unfinished(cfg):
+    runs.save_record(cfg, record(DAY))
+    runs.supersede(cfg, DAY)
+    assert runs.load_record(cfg, DAY) is None
+    assert runs.record_path(cfg, DAY).with_suffix(".json.superseded").exists()

@@ -138,7 +138,17 @@ def test_crashes_leave_champion_loadable_and_reruns_finish(tmp_path, sim_days, m
 def test_two_runs_of_a_day_cannot_both_promote(tmp_path, sim_days):
     params = daily_workspace(tmp_path / "ws", sim_days)
     cfg = load(params)
-    with runs.lock(cfg, day(1)):  # a run of day 1 is in progress
-        with pytest.raises(RunLockedError, match="another daily run holds"):
+    with runs.lock(cfg, f"day {day(1)}"):  # a run of day 1 is in progress
+        with pytest.raises(RunLockedError, match="another mtms run holds"):
             run(params, 1)
     assert Registry(cfg).champion() is None and runs.load_record(cfg, day(1)) is None
+
+
+def test_a_bad_day_is_one_line_on_stderr_without_prefect_tracebacks(tmp_path, sim_days, capfd):
+    params = daily_workspace(tmp_path / "ws", sim_days)
+    assert main(["--params", str(params), "run", "--day", "2030-01-01"]) == 2
+    err = capfd.readouterr().err.strip()  # (the CLI runs Prefect at WARNING; the harness at INFO)
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == (
+        f"mtms: error: no partition for 2030-01-01 under {tmp_path / 'ws/data/raw'}"
+    )

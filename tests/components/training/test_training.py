@@ -207,15 +207,15 @@ def test_a_corrupt_latest_bundle_falls_back_to_the_champion_then_cold(sim_days, 
     cfg = own_models(sim_days, tmp_path)
     first, t1 = train_day(cfg, "mtms", day(cfg, 0), None)
     _, t2 = train_day(cfg, "mtms", day(cfg, 1), first)
-    parent, source = choose_parent(cfg, "mtms", day(cfg, 2), t1.path)
-    assert source == str(t2.path)  # train.warm_start: latest
+    champion = lambda: t1.path  # noqa: E731
+    assert cfg.train.warm_start == "champion"  # the shipped default: the last good bundle
+    assert choose_parent(cfg, "mtms", day(cfg, 2), champion)[1] == str(t1.path)
+    latest = cfg.model_copy(update={"train": cfg.train.model_copy(update={"warm_start": "latest"})})
+    assert choose_parent(latest, "mtms", day(cfg, 2), champion)[1] == str(t2.path)
     t2.path.write_bytes(t2.path.read_bytes()[:-100])  # truncated on disk
-    parent, source = choose_parent(cfg, "mtms", day(cfg, 2), t1.path)
+    parent, source = choose_parent(latest, "mtms", day(cfg, 2), champion)
     assert source == str(t1.path) and parent.meta["day"] == str(day(cfg, 0))
     assert "cannot warm-start from" in caplog.text
-    parent, source = choose_parent(cfg, "mtms", day(cfg, 2), None)
+    t1.path.write_bytes(b"garbage")
+    parent, source = choose_parent(latest, "mtms", day(cfg, 2), champion)
     assert parent is None and source == "cold start"
-    champion_only = cfg.model_copy(
-        update={"train": cfg.train.model_copy(update={"warm_start": "champion"})}
-    )
-    assert choose_parent(champion_only, "mtms", day(cfg, 2), t1.path)[1] == str(t1.path)
