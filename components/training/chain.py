@@ -134,12 +134,15 @@ def choose_parent(
     """The bundle training day `day` warm-starts from, and where it came from.
 
     train.warm_start: `champion` (the last good bundle: the serving model's) or `latest`
-    (the newest bundle on disk, a rejected candidate's too). A bundle that fails to load
-    (corrupt, truncated) or does not fit falls back to the champion's, then to a cold
-    start, with a warning. `champion` is called only when needed (it may download).
+    (the newest bundle on disk, a rejected candidate's too), each falling back to the
+    other: a bundle that is missing, fails to load (corrupt, truncated) or does not fit
+    is skipped with a warning; with neither, a cold start. `champion` is called only when
+    needed (it may download). A chain with no champion yet thus still warm-starts.
     """
-    first = [lambda: latest_bundle(cfg, name, day)] if cfg.train.warm_start == "latest" else []
-    for where in [*first, champion]:
+    latest = lambda: latest_bundle(cfg, name, day)  # noqa: E731
+    # with no usable champion yet (a new chain), the newest bundle is the best there is
+    order = [latest, champion] if cfg.train.warm_start == "latest" else [champion, latest]
+    for where in order:
         path = where()
         if path is None:
             continue

@@ -210,6 +210,8 @@ def test_a_corrupt_latest_bundle_falls_back_to_the_champion_then_cold(sim_days, 
     champion = lambda: t1.path  # noqa: E731
     assert cfg.train.warm_start == "champion"  # the shipped default: the last good bundle
     assert choose_parent(cfg, "mtms", day(cfg, 2), champion)[1] == str(t1.path)
+    no_champion_yet = lambda: None  # noqa: E731
+    assert choose_parent(cfg, "mtms", day(cfg, 2), no_champion_yet)[1] == str(t2.path)
     latest = cfg.model_copy(update={"train": cfg.train.model_copy(update={"warm_start": "latest"})})
     assert choose_parent(latest, "mtms", day(cfg, 2), champion)[1] == str(t2.path)
     t2.path.write_bytes(t2.path.read_bytes()[:-100])  # truncated on disk
