@@ -23,12 +23,12 @@ def _auc(records: list[dict], scene: str, task: str, key: str = "auc") -> float 
 
 
 def _cell(record: DayRecord, scene: str, task: str) -> str:
-    """'candidate / champion (oracle)' AUC of one focus."""
+    """'candidate/champion (oracle)' AUC of one focus."""
     cand = _auc(record.candidate, scene, task)
     champ = _auc(record.champion_metrics, scene, task)
     oracle = _auc(record.candidate or record.champion_metrics, scene, task, "oracle_auc")
     fmt = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
-    return f"{fmt(cand)} / {fmt(champ)} ({fmt(oracle)})"
+    return f"{fmt(cand)}/{fmt(champ)} ({fmt(oracle)})"
 
 
 def _gate(record: DayRecord) -> str:
@@ -80,9 +80,7 @@ def run_days(console: Console, cfg: Config, params: Path, days: list[dt.date], f
             done.append(DayRecord.from_dict(daily(day=day.isoformat(), params=str(params),
                                                   force=force)))  # fmt: skip
             progress.advance(bar)
-    console.print(
-        day_table(cfg, done, "daily runs: AUC of candidate / champion (oracle) on the day")
-    )
+    console.print(day_table(cfg, done, "daily runs: AUC of candidate/champion (oracle) on the day"))
     console.print(f"{len(done)} days in {time.perf_counter() - start:.0f} s")
     for line in where(cfg):
         console.print(line, soft_wrap=True, highlight=False)

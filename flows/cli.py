@@ -29,7 +29,7 @@ from flows.reports import table
 from flows.schedule import ScheduleError
 from flows.workspace import use_workspace
 
-console = Console(width=None if sys.stdout.isatty() else 140)  # files and pipes get wide tables
+console = Console(width=None if sys.stdout.isatty() else 160)  # files and pipes get wide tables
 ERRORS = (
     ConfigError, PartitionError, LoaderError, VersioningError, BundleError, TrainingError,
     EvaluationError, ScoringError, RegistryError, RunLockedError, ScheduleError,

@@ -18,7 +18,7 @@ RECENT = 10
 def _version(v: Version | None) -> dict | None:
     if v is None:
         return None
-    return {"version": v.number, "day": v.day, "trained_through": v.tags.get("trained_through"),
+    return {"version": v.number, "run_day": v.tags.get("run_day"), "trained_through": v.day,
             "run_id": v.run_id}  # fmt: skip
 
 
@@ -62,12 +62,15 @@ def status(console: Console, cfg: Config, as_json: bool) -> int:
         text = (
             "none"
             if v is None
-            else (f"v{v['version']} (run day {v['day']}, trained through {v['trained_through']})")
+            else (
+                f"v{v['version']} (trained through {v['trained_through']}, run day {v['run_day']})"
+            )
         )
         console.print(f"{role}: {text}")
-    flag = lambda x: "-" if x is None else ("yes" if x else "no")  # noqa: E731
+    gate = lambda x: "-" if x is None else ("pass" if x else "reject")  # noqa: E731
+    drift = lambda x: "-" if x is None else ("DRIFT" if x else "no")  # noqa: E731
     rows = [[d["day"], d["outcome"], "pass" if d["validation"] else "FAIL",
-             "; ".join(d["reasons"]) or flag(d["gate"]), flag(d["drift"]),
+             "; ".join(d["reasons"]) or gate(d["gate"]), drift(d["drift"]),
              d["version"], d["champion"]] for d in info["days"]]  # fmt: skip
     columns = ["day", "outcome", "validation", "gate", "drift", "version", "champion"]
     console.print(table(f"last {len(rows)} daily runs", columns, rows))

@@ -92,6 +92,9 @@ def test_promote_reject_quarantine_and_rollback(tmp_path, sim_days, capsys):
     capsys.readouterr()
     assert main(["--params", str(params), "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
+    assert main(["--params", str(params), "status"]) == 0
+    text = capsys.readouterr().out
+    assert f"champion: v{first.version} (trained through {day(0)}, run day {day(1)})" in text
     assert status["champion"]["version"] == first.version
     assert [d["outcome"] for d in status["days"]] == [
         "no-training-data", "promoted", "promoted", "quarantined", "no-training-data", "rejected"

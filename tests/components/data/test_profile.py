@@ -29,6 +29,8 @@ def test_dvc_repro_writes_the_metrics(tmp_path):
     simulate(cfg.simulator, cfg.seed, cfg.path("raw"), cfg.simulator.start, 1)
     # dvc.yaml runs `mtms`: the one installed beside the python running the tests
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=root, check=True, env=env)
+    subprocess.run(
+        [sys.executable, "-m", "dvc", "repro", "-q", "profile"], cwd=root, check=True, env=env
+    )
     metrics = json.loads((root / "metrics/data.json").read_text())
     assert list(metrics) == [cfg.simulator.start.isoformat()]
