@@ -27,6 +27,7 @@ class Paths(_Frozen):
     runs: Path
     registry: Path
     prefect: Path
+    dashboards: Path
 
 
 class DataConfig(_Frozen):
@@ -183,6 +184,21 @@ class ScheduleConfig(_Frozen):
         return self
 
 
+class AlertConfig(_Frozen):
+    drift_share: float = Field(gt=0, le=1)
+    label_shift: float = Field(gt=0)
+    new_id_rate: float = Field(gt=0, le=1)
+
+
+class MonitorConfig(_Frozen):
+    reference_days: int = Field(ge=1)
+    sample_rows: int = Field(ge=100)
+    column_threshold: float = Field(gt=0, le=1)
+    max_categories: int = Field(ge=2)
+    top_k: int = Field(ge=1)
+    alert: AlertConfig
+
+
 class Config(_Frozen):
     seed: int
     paths: Paths
@@ -194,6 +210,7 @@ class Config(_Frozen):
     gate: GateConfig
     registry: RegistryConfig
     schedule: ScheduleConfig
+    monitor: MonitorConfig
     root: Path = Path(".")  # folder of the params file; not a key of params.yaml
 
     @model_validator(mode="after")
@@ -205,7 +222,9 @@ class Config(_Frozen):
 
     def path(
         self,
-        name: Literal["raw", "quarantine", "validation", "models", "runs", "registry", "prefect"],
+        name: Literal[
+            "raw", "quarantine", "validation", "models", "runs", "registry", "prefect", "dashboards"
+        ],
     ) -> Path:
         """An absolute workspace path from `paths`."""
         return (self.root / getattr(self.paths, name)).resolve()
