@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export GX_ANALYTICS_ENABLED := False
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo test lint clean-workspace
+.PHONY: setup browser demo test lint clean-workspace
 
 $(BIN)/mtms: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,12 @@ demo: setup
 	$(BIN)/mtms backfill --start 2026-01-05 --end 2026-01-18   # the daily flow, day after day
 	$(BIN)/mtms status
 
-test: setup
+browser:  # headless Chromium for the dashboards' browser test (Debian packages; needs root or sudo)
+	@command -v chromium >/dev/null || { echo "installing chromium + chromium-driver for the browser test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q

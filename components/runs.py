@@ -56,6 +56,20 @@ class DayRecord:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def model_values(record: DayRecord) -> dict[str, float]:
+    """A day's numbers for the monitoring project: AUC, oracle AUC and calibration per
+    scene and task, rows, and the gate's decision (1 pass, 0 reject; absent without one)."""
+    values: dict[str, float] = {"rows": float(record.rows)}
+    for m in record.candidate:
+        for key in ("auc", "oracle_auc", "calibration"):
+            if m.get(key) is not None and math.isfinite(m[key]):
+                values[f"{key}.{m['scene']}.{m['task']}"] = float(m[key])
+    if record.decision is not None:
+        values["gate.passed"] = float(record.decision["passed"])
+        values["promoted"] = float(record.outcome == "promoted")
+    return values
+
+
 def record_path(cfg: Config, day: dt.date) -> Path:
     return cfg.path("runs") / f"day={day.isoformat()}.json"
 

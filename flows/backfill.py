@@ -40,14 +40,21 @@ def _gate(record: DayRecord) -> str:
     return f"{record.outcome}: {failed[0]['focus']} {failed[0]['name']}{more}"
 
 
+def _drift(record: DayRecord) -> str:
+    if record.drift is None:
+        return "-"
+    return "DRIFT" if record.drift["drifted"] else "no"
+
+
 def day_table(cfg: Config, records: list[DayRecord], title: str):
     """One row per day: rows, validation, candidate vs champion AUC per focus, gate, champion."""
     focus = [(f.scene, f.task) for f in cfg.gate.focus]
-    columns = ["day", "rows", "valid", *(f"{s}/{t}" for s, t in focus), "gate", "champion"]
+    columns = ["day", "rows", "valid", *(f"{s}/{t}" for s, t in focus), "gate", "champion",
+               "drift"]  # fmt: skip
     rows = [
         [r.day, r.rows, "pass" if r.validation["passed"] else "FAIL",
          *(_cell(r, s, t) for s, t in focus), _gate(r),
-         "-" if r.champion is None else f"v{r.champion}"]
+         "-" if r.champion is None else f"v{r.champion}", _drift(r)]
         for r in records
     ]  # fmt: skip
     return table(title, columns, rows)
@@ -60,6 +67,8 @@ def where(cfg: Config) -> list[str]:
     return [
         f"MLflow UI:   {Registry(cfg).ui_command()}",
         f"Prefect UI:  PREFECT_HOME={cfg.path('prefect')} prefect server start",
+        f"dashboards:  {cfg.path('dashboards') / 'index.html'} (a static page; Evidently UI: "
+        "mtms dashboard)",
         f"bundles:     {cfg.path('models')}    day records: {cfg.path('runs')}",
     ]
 

@@ -167,6 +167,12 @@ def cmd_rollback(cfg: Config, args: argparse.Namespace) -> int:
     return rollback(console, cfg)
 
 
+def cmd_dashboard(cfg: Config, args: argparse.Namespace) -> int:
+    from flows.dashboard import dashboard
+
+    return dashboard(console, cfg, args.port)
+
+
 def cmd_schedule(cfg: Config, args: argparse.Namespace) -> int:
     from flows.schedule import schedule
 
@@ -244,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rollback", help="move `champion` back to the previous champion")
     p.set_defaults(run=cmd_rollback)
+
+    p = sub.add_parser("dashboard", help="the Evidently UI on the monitoring workspace")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(run=cmd_dashboard)
 
     p = sub.add_parser("schedule", help="serve the daily flow as a Prefect deployment on its cron")
     p.set_defaults(run=cmd_schedule)

@@ -2,8 +2,10 @@
 
 For day T: validate T → warm-start from the last good bundle → embedding update and
 fine-tune on the window ending T-1 → evaluate candidate and champion on T (same rows) →
-gate → register → move `champion` on pass. Each task calls one component (flows/steps.py);
-the day's record is written last, so a crash anywhere before it is redone by a rerun.
+gate → register → move `champion` on pass, with the day's drift report beside it (it marks
+the day, it never blocks). Each task calls one component (flows/steps.py); the day's record
+is written last, so a crash anywhere before it is redone by a rerun; the dashboards are
+rebuilt from the records after it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def daily(day: str | None = None, params: str = "params.yaml", force: bool = Fal
             record = run_day(cfg, when, force)
         record.timings = {**seconds, "flow": round(time.perf_counter() - start, 3)}
         steps.save(cfg, record)
+        steps.publish(cfg, record)  # dashboards: the Evidently project and index.html
     return record.to_dict()
 
 
@@ -62,18 +65,30 @@ def run_day(cfg, day: dt.date, force: bool) -> DayRecord:
     if champion_bundle is not None:
         champion_metrics = steps.evaluate(champion_bundle, table)
     record.champion_metrics = [m.to_record() for m in champion_metrics or []]
+    drift = steps.monitor(cfg, day, table, champion_bundle)  # marks the day; never blocks
+    record.drift = drift.to_record() if drift else None
     candidate, version, trained = steps.candidate(cfg, registry, day, champion, force)
     if candidate is None:  # no validated data in the window ending T-1
         record.outcome = "no-training-data"
         return record
     record.trained = trained
+    return judge(
+        cfg, registry, record, table, candidate, version, champion, champion_metrics, drift
+    )
+
+
+def judge(cfg, registry, record, table, candidate, version, champion, champion_metrics, drift):
+    """Gate the candidate on the day's rows, log the MLflow run, register, promote on a pass."""
+    day = dt.date.fromisoformat(record.day)
     metrics = steps.evaluate(candidate, table)
     record.candidate = [m.to_record() for m in metrics]
     decision = steps.gate(cfg, metrics, champion_metrics)
     record.decision = decision.to_record()
-    record.run_id = steps.log_run(cfg, registry, day, trained, metrics, champion_metrics, decision)
+    record.run_id = steps.log_run(
+        cfg, registry, day, record.trained, metrics, champion_metrics, decision, drift
+    )
     if version is None:
-        version = steps.register(cfg, registry, record.run_id, day, trained)
+        version = steps.register(cfg, registry, record.run_id, day, record.trained)
     record.version = version.number
     if champion is not None and version.number == champion.number:  # promoted, then crashed
         replaced = version.tags.get("replaced")

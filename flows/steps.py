@@ -29,10 +29,19 @@ from components.evaluation.metrics import Metrics
 from components.lineage import lineage, params_hash, run_metrics, run_params
 from components.models import bundle as bundles
 from components.models.bundle import Bundle, BundleError
+from components.monitoring.drift import DriftSummary, monitor_day
+from components.monitoring.evidently_report import add_day_values, build_dashboard
+from components.monitoring.index import build_index
 from components.registry import RegistryError, Version
 from components.registry.mlflow_registry import Registry
 from components.training.chain import choose_parent, train_day, window
-from components.validation.gate import ValidationReport, quarantined, validate_day, validated
+from components.validation.gate import (
+    ValidationReport,
+    quarantined,
+    reference_days,
+    validate_day,
+    validated,
+)
 
 log = logging.getLogger(__name__)
 _seconds: ContextVar[dict[str, float] | None] = ContextVar("mtms_step_seconds", default=None)
@@ -169,10 +178,34 @@ def gate(cfg: Config, metrics: list[Metrics], champion_metrics: list[Metrics] | 
         return decide(cfg.gate, metrics, champion_metrics)
 
 
+@task(**STEP)
+def monitor(
+    cfg: Config, day: dt.date, table: pa.Table, champion: Bundle | None
+) -> DriftSummary | None:
+    """Day T against the validated days before it (None on the first day): drift report,
+    label-rate and new-id shifts, the serving champion's predictions; alerts are logged."""
+    with timed("monitor"):
+        days = reference_days(cfg, day)
+        if not days:
+            return None
+        reference = pa.concat_tables([read_partition(cfg.path("raw"), d) for d in days])
+        out = cfg.path("dashboards") / f"day={day.isoformat()}"
+        return monitor_day(cfg, day, table, reference, days, champion, out)
+
+
+@task(**IO)
+def publish(cfg: Config, record: runs.DayRecord) -> None:
+    """The day's model values into the Evidently project, its panels, and index.html."""
+    with timed("publish"):
+        add_day_values(cfg, dt.date.fromisoformat(record.day), runs.model_values(record))
+        build_dashboard(cfg)
+        build_index(cfg, runs.records(cfg))
+
+
 @task(**IO)
 def log_run(
     cfg: Config, reg: Registry, day: dt.date, trained: dict, metrics: list[Metrics],
-    champion_metrics: list[Metrics] | None, decision: Decision,
+    champion_metrics: list[Metrics] | None, decision: Decision, drift: DriftSummary | None,
 ) -> str:  # fmt: skip
     """One MLflow run per day: params, metrics of both models, the decision, lineage."""
     with timed("log_run"):
@@ -187,6 +220,8 @@ def log_run(
         )
         gate_json = json.dumps(decision.to_record(), indent=2)
         artifacts = {"gate.json": gate_json, "trained.json": json.dumps(trained, indent=2)}
+        if drift is not None:
+            artifacts["drift.json"] = json.dumps(runs.plain(drift.to_record()), indent=2)
         return reg.log_run(day, run_params(cfg), numbers, tags, artifacts)
 
 

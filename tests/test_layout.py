@@ -25,6 +25,7 @@ def test_components_never_import_prefect():
 def test_one_adapter_module_per_external_tool():
     assert imports("great_expectations") == ["components/validation/suite.py"]
     assert imports("mlflow") == ["components/registry/mlflow_registry.py"]
+    assert imports("evidently") == ["components/monitoring/evidently_report.py"]
 
 
 def test_data_dvc_tracks_the_configured_raw_folder():

@@ -14,6 +14,7 @@ from components.data.contract import CONTRACTS, Contract
 from components.data.partitions import (
     CONTRACT_FILE,
     PartitionError,
+    list_days,
     move_partition,
     partition_dir,
     read_partition,
@@ -84,6 +85,13 @@ def quarantined(cfg: Config, day: dt.date) -> ValidationReport | None:
 def validated(cfg: Config, days: list[dt.date]) -> list[dt.date]:
     """The days that passed validation; a day never validated is validated now."""
     return [d for d in days if is_validated(cfg, d) or validate_day(cfg, d).passed]
+
+
+def reference_days(cfg: Config, day: dt.date) -> list[dt.date]:
+    """The validated partitions just before `day` (monitor.reference_days of them): what
+    day `day` is compared with for drift."""
+    before = [d for d in list_days(cfg.path("raw")) if d < day and is_validated(cfg, d)]
+    return before[-cfg.monitor.reference_days :]
 
 
 def _check_day(cfg: Config, contract: Contract, day: dt.date) -> tuple[int, list[Check]]:

@@ -1,0 +1,1 @@
+"""Monitoring: how each day's data and models moved (drift reports, dashboards)."""

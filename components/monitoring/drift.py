@@ -1,0 +1,232 @@
+"""Drift of day T against a reference: what moved in the features, the labels and the ids.
+
+The pure part: frames, label rates, id statistics, alerts. Evidently (seconds to import) is
+reached only through evidently_report, imported when a day is monitored. Label and id rates
+use every row; Evidently compares seeded samples, so a rerun gives the same report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from components.config import AlertConfig, Config
+from components.data.contract import CONTRACTS, Contract, Role
+
+if TYPE_CHECKING:
+    from components.models.bundle import Bundle
+
+MIN_SCENE_ROWS = 1000  # fewer rows on either side: a scene's label shift is noise, not an alert
+MIN_SCENE_CLICKS = 50  # fewer clicks on either side: its CVR shift is noise, not an alert
+IdCounts = dict[str, tuple[np.ndarray, np.ndarray]]  # id column -> (sorted ids, their counts)
+
+
+@dataclass(frozen=True)
+class DriftSummary:
+    day: str
+    reference: list[str]  # reference days used
+    rows: int
+    reference_rows: int
+    drift_share: float  # share of monitored columns that drifted
+    drifted_columns: list[str]
+    columns: dict[str, dict]  # column -> {"score", "method", "drifted"}
+    label_rates: dict[str, dict]  # scene -> {"ctr": [ref, cur], "cvr": [...], "ctr_shift", ...}
+    new_id_rate: dict[str, float]  # id column -> share of day-T rows with an id never seen
+    top_k_share: dict[str, float]  # id column -> share of day-T rows with a reference top-k id
+    alerts: list[str]
+    seconds: float
+
+    @property
+    def drifted(self) -> bool:
+        """Any alert: the day is marked for a human; promotion is never blocked by it."""
+        return bool(self.alerts)
+
+    def to_record(self) -> dict:
+        """JSON-ready: a rate without a denominator (NaN) becomes null."""
+        return _json_ready({**asdict(self), "drifted": self.drifted})
+
+    def mlflow_metrics(self) -> dict[str, float]:
+        """Flat finite numbers named drift.*, so MLflow charts each one across days."""
+        out = {"drift.share": self.drift_share, "drift.alerts": len(self.alerts),
+               "drift.drifted_columns": len(self.drifted_columns)}  # fmt: skip
+        out |= {f"drift.score.{c}": v["score"] for c, v in self.columns.items()}
+        out |= {f"drift.new_id_rate.{c}": v for c, v in self.new_id_rate.items()}
+        out |= {f"drift.top_k_share.{c}": v for c, v in self.top_k_share.items()}
+        for scene, r in self.label_rates.items():
+            out |= {f"drift.label_shift.{scene}.{t}": r[f"{t}_shift"] for t in ("ctr", "cvr")}
+        return {k: float(v) for k, v in out.items() if v is not None and math.isfinite(v)}
+
+
+@dataclass(frozen=True)
+class Frames:
+    current: pd.DataFrame
+    reference: pd.DataFrame
+    numerical: list[str]
+    categorical: list[str]
+
+
+def _json_ready(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def split_sparse(contract: Contract, reference: pa.Table, max_categories: int) -> tuple[list, list]:
+    """(categorical, id) sparse fields: few values compare as categories, ids by frequency."""
+    categorical, ids = [], []
+    for col in contract.by_role(Role.SPARSE):
+        distinct = pc.count_distinct(reference[col.name]).as_py()
+        (categorical if distinct <= max_categories else ids).append(col.name)
+    return categorical, ids
+
+
+def id_counts(reference: pa.Table, columns: list[str]) -> IdCounts:
+    """How often each id occurs in the reference: sorted, so lookups are binary searches."""
+    return {name: np.unique(reference[name].to_numpy(), return_counts=True) for name in columns}
+
+
+def _lookup(counts: tuple[np.ndarray, np.ndarray], values: np.ndarray) -> np.ndarray:
+    """Each value's count in the reference; 0 for an id the reference never saw."""
+    ids, n = counts
+    if ids.size == 0:
+        return np.zeros(len(values), np.int64)
+    pos = np.minimum(np.searchsorted(ids, values), ids.size - 1)
+    return np.where(ids[pos] == values, n[pos], 0)
+
+
+def id_stats(current: pa.Table, counts: IdCounts, top_k: int) -> tuple[dict, dict]:
+    """(new-id rate, top-k share) of each id column over every row of day T; ties at the
+    k-th count go to the smaller id, so the share is deterministic."""
+    new, top = {}, {}
+    for name, (ids, n) in counts.items():
+        values = current[name].to_numpy()
+        top_ids = ids[np.lexsort((ids, -n))[:top_k]]
+        new[name] = float(np.mean(_lookup((ids, n), values) == 0)) if len(values) else math.nan
+        top[name] = float(np.mean(np.isin(values, top_ids))) if len(values) else math.nan
+    return new, top
+
+
+def _side(contract: Contract, table: pa.Table, categorical: list[str],
+          counts: IdCounts) -> pd.DataFrame:  # fmt: skip
+    """One side's columns: raw dense and categorical values; derived id and list columns."""
+    out = {contract.scene: table[contract.scene].to_numpy().astype(str)}
+    out |= {name: table[name].to_numpy() for name in categorical}
+    for col in contract.by_role(Role.DENSE):
+        out[col.name] = pc.cast(table[col.name], pa.float64()).to_numpy()
+    for name, c in counts.items():  # log1p(count in the reference): 0 for a new id
+        out[f"{name}__log_freq"] = np.log1p(_lookup(c, table[name].to_numpy()).astype(float))
+    for col in contract.by_role(Role.MULTI):
+        length = pc.fill_null(pc.list_value_length(table[col.name]), 0)
+        out[f"{col.name}__len"] = length.to_numpy().astype(float)
+    return pd.DataFrame(out)
+
+
+def predictions(bundle: Bundle, contract: Contract, table: pa.Table) -> pd.DataFrame:
+    """The model's pred_ctr and pred_cvr of each row (labels never reach it); rows of a scene
+    it has no heads for stay NaN rather than failing the day's monitoring."""
+    from components.models.scoring import score  # torch: imported only when a model is given
+
+    out = pd.DataFrame({"pred_ctr": np.nan, "pred_cvr": np.nan}, index=range(table.num_rows))
+    known = pc.is_in(table[contract.scene], pa.array(bundle.encoder.scenes)).to_numpy()
+    rows = table.select([contract.scene, *(c.name for c in contract.features)])
+    rows = rows.filter(pa.array(known)).to_pandas().set_axis(np.flatnonzero(known))
+    if len(rows):
+        scored = score(bundle, rows)
+        out.loc[rows.index, ["pred_ctr", "pred_cvr"]] = scored[["p_ctr", "p_cvr"]].to_numpy()
+    return out
+
+
+def _frames(cfg: Config, contract: Contract, table: pa.Table, reference: pa.Table,
+            categorical: list[str], ids: list[str], champion: Bundle | None) -> Frames:  # fmt: skip
+    """Seeded samples of both sides as the same columns, typed for Evidently, plus the champion's
+    predictions. Id frequencies count the reference rows outside its sample: a sampled row
+    counting its own occurrence would lift every reference value, a drift on every normal day.
+    A column constant on both sides is left out: a per-day constant (weekday) "drifts" daily."""
+    size = min(cfg.monitor.sample_rows, reference.num_rows // 2)
+    picks = [np.arange(t.num_rows) if t.num_rows <= size else np.sort(
+        np.random.default_rng(cfg.seed).choice(t.num_rows, size, replace=False))
+        for t in (table, reference)]  # fmt: skip
+    rest = np.ones(reference.num_rows, bool)
+    rest[picks[1]] = False
+    counts = id_counts(reference.filter(rest), ids)
+    sides = [table.take(picks[0]), reference.take(picks[1])]
+    cur, ref = (_side(contract, t, categorical, counts) for t in sides)
+    keep = [c for c in cur.columns if cur[c].nunique() > 1 or ref[c].nunique() > 1]
+    cats = {contract.scene, *categorical}
+    frames = Frames(cur[keep], ref[keep], [c for c in keep if c not in cats],
+                    [c for c in keep if c in cats])  # fmt: skip
+    if champion is None:
+        return frames
+    cur, ref = (pd.concat([f, predictions(champion, contract, t)], axis=1)
+                for f, t in ((frames.current, sides[0]), (frames.reference, sides[1])))  # fmt: skip
+    return Frames(cur, ref, [*frames.numerical, "pred_ctr", "pred_cvr"], frames.categorical)
+
+
+def label_rates(contract: Contract, current: pa.Table, reference: pa.Table) -> dict[str, dict]:
+    """Per scene CTR (clicks/rows), CVR (conversions/clicks) and shift cur/ref - 1, on every
+    row: labels are the drift that moves the models' targets themselves."""
+    aggs = [(contract.click, "count"), (contract.click, "sum"), (contract.conversion, "sum")]
+    ref, cur = ({r[contract.scene]: [int(r[f"{c}_{f}"] or 0) for c, f in aggs]
+                 for r in t.group_by(contract.scene).aggregate(aggs).to_pylist()}
+                for t in (reference, current))  # fmt: skip
+    rate = lambda num, den: num / den if den else math.nan  # noqa: E731
+    out = {}
+    for scene in sorted(set(cur) | set(ref)):
+        (rr, rc, rv), (cr, cc, cv) = ref.get(scene, (0, 0, 0)), cur.get(scene, (0, 0, 0))
+        pairs = {"ctr": [rate(rc, rr), rate(cc, cr)], "cvr": [rate(rv, rc), rate(cv, cc)]}
+        shift = {f"{t}_shift": p[1] / p[0] - 1 if p[0] > 0 else math.nan for t, p in pairs.items()}
+        out[scene] = {"rows": [rr, cr], "clicks": [rc, cc], **pairs, **shift}
+    return out
+
+
+def alerts(rules: AlertConfig, share: float, drifted: list[str], rates: dict[str, dict],
+           new_id_rate: dict[str, float]) -> list[str]:  # fmt: skip
+    """One line per broken rule; scenes too small to judge are skipped (noise is no alert)."""
+    out = [f"drift share {share:.2f} >= {rules.drift_share} ({', '.join(drifted)})"]
+    out = out if share >= rules.drift_share else []
+    for scene, r in rates.items():
+        judged = {"ctr": min(r["rows"]) >= MIN_SCENE_ROWS}
+        judged["cvr"] = judged["ctr"] and min(r["clicks"]) >= MIN_SCENE_CLICKS
+        out += [f"{scene} {t} shift {r[f'{t}_shift']:+.2f} ({r[t][0]:.4f} -> {r[t][1]:.4f}), "
+                f"|shift| >= {rules.label_shift}" for t in ("ctr", "cvr")
+                if judged[t] and abs(r[f"{t}_shift"]) >= rules.label_shift]  # fmt: skip
+    return out + [f"new-id rate {name} {rate:.2f} >= {rules.new_id_rate}"
+                  for name, rate in new_id_rate.items() if rate >= rules.new_id_rate]  # fmt: skip
+
+
+def monitor_day(cfg: Config, day: dt.date, table: pa.Table, reference: pa.Table,
+                reference_days: list[dt.date], champion: Bundle | None,
+                out_dir: Path) -> DriftSummary:  # fmt: skip
+    """Compare day T with its reference; write drift.html and drift.json to out_dir, add the run
+    to the Evidently workspace, log each alert. Alerts mark the day; they never block it."""
+    from components.monitoring import evidently_report as report  # evidently: seconds to import
+
+    start, contract = time.perf_counter(), CONTRACTS[cfg.data.dataset]
+    categorical, ids = split_sparse(contract, reference, cfg.monitor.max_categories)
+    frames = _frames(cfg, contract, table, reference, categorical, ids, champion)
+    new_ids, top_k = id_stats(table, id_counts(reference, ids), cfg.monitor.top_k)
+    rates, refs = label_rates(contract, table, reference), [d.isoformat() for d in reference_days]
+    values = report.report_values(rates, new_ids, top_k)
+    snapshot = report.run_drift(cfg, frames, values, day, refs)
+    share, columns = report.drift_results(snapshot)
+    report.save_report(snapshot, Path(out_dir))
+    report.add_to_workspace(cfg, snapshot, day, report.DRIFT_TAG)
+    drifted = sorted(c for c, v in columns.items() if v["drifted"])
+    found = alerts(cfg.monitor.alert, share, drifted, rates, new_ids)
+    for line in found:
+        logging.getLogger(__name__).warning("drift alert %s: %s", day, line)
+    return DriftSummary(day.isoformat(), refs, table.num_rows, reference.num_rows, share, drifted,
+                        columns, rates, new_ids, top_k, found,
+                        round(time.perf_counter() - start, 3))  # fmt: skip

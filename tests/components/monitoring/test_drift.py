@@ -1,0 +1,136 @@
+"""Drift monitoring on a small simulated world whose third day is shocked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from components.data.contract import CONTRACTS
+from components.data.partitions import read_partition
+from components.monitoring import evidently_report as report
+from components.monitoring.drift import alerts, id_counts, id_stats, monitor_day
+from tests.conftest import write_params
+
+NORMAL, SHOCKED = dt.date(2026, 1, 6), dt.date(2026, 1, 7)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Three days of 20k rows; 2026-01-07 is shocked (new OS, prices up, feed CTR down)."""
+    from components.data.simulator import simulate
+
+    shock = {"day": "2026-01-07", "days": 1, "strength": 1.0}
+    cfg = write_params(tmp_path_factory.mktemp("drift"), {"simulator": {"shock": shock}})
+    simulate(cfg.simulator, cfg.seed, cfg.path("raw"), cfg.simulator.start, 3)
+    days = {d: read_partition(cfg.path("raw"), d) for d in (NORMAL, SHOCKED)}
+    return cfg, days
+
+
+@pytest.fixture(scope="module")
+def shocked(world):
+    """The shocked day against the normal day before, with the warnings it logged."""
+    cfg, days = world
+    logged, handler = [], logging.Handler()
+    handler.emit = logged.append
+    logger = logging.getLogger("components.monitoring.drift")
+    logger.addHandler(handler)
+    try:
+        summary = monitor_day(cfg, SHOCKED, days[SHOCKED], days[NORMAL], [NORMAL], None,
+                              day_dir(cfg, SHOCKED))  # fmt: skip
+    finally:
+        logger.removeHandler(handler)
+    return summary, [r.getMessage() for r in logged]
+
+
+def day_dir(cfg, day: dt.date):
+    return cfg.path("dashboards") / f"day={day.isoformat()}"
+
+
+def champion(cfg, table: pa.Table):
+    """An untrained model is enough to check that predictions join the compared columns."""
+    from components.features.encoding import Encoder
+    from components.models import bundle as bundles
+
+    encoder = Encoder(CONTRACTS[cfg.data.dataset], cfg.model.scenes)
+    encoder.fit(table)
+    model = bundles.build("esmm", encoder, cfg.model, seed=1)
+    return bundles.Bundle("esmm", cfg.model, encoder, model)
+
+
+def test_a_day_against_an_identical_copy_shows_no_drift(world):
+    cfg, days = world
+    table = days[NORMAL]
+    summary = monitor_day(cfg, NORMAL, table, table, [NORMAL], champion(cfg, table),
+                          day_dir(cfg, NORMAL))  # fmt: skip
+    assert summary.drifted_columns == [] and summary.alerts == [] and not summary.drifted
+    assert summary.drift_share == 0.0
+    assert {"device_os", "price", "pred_ctr", "pred_cvr", "user_id__log_freq"} <= set(
+        summary.columns
+    )
+    assert "weekday" not in summary.columns  # a per-day constant is not compared
+    assert all(v == 0.0 for v in summary.new_id_rate.values())
+    assert all(r["ctr_shift"] == 0.0 for r in summary.label_rates.values())
+
+
+def test_a_shocked_day_drifts_and_alerts(world, shocked):
+    cfg, _ = world
+    summary, logged = shocked
+    assert {"device_os", "price"} <= set(summary.drifted_columns)
+    assert {"gender", "scene", "hour"}.isdisjoint(summary.drifted_columns)
+    assert summary.drift_share == len(summary.drifted_columns) / len(summary.columns)
+    feed = summary.label_rates["feed"]
+    assert feed["ctr_shift"] < -0.3 and feed["ctr"][1] < feed["ctr"][0]
+    assert any(a.startswith("feed ctr shift -0.") for a in summary.alerts) and summary.drifted
+    share_alert = any(a.startswith("drift share") for a in summary.alerts)
+    assert share_alert and summary.drift_share >= cfg.monitor.alert.drift_share
+    line = alerts(cfg.monitor.alert, 0.45, ["device_os", "price"], {}, {})
+    assert line == [f"drift share 0.45 >= {cfg.monitor.alert.drift_share} (device_os, price)"]
+    assert logged == [f"drift alert 2026-01-07: {a}" for a in summary.alerts]
+    record = json.loads(json.dumps(summary.to_record(), allow_nan=False))
+    assert record["drifted"] and record["day"] == "2026-01-07"
+    metrics = summary.mlflow_metrics()
+    assert metrics["drift.label_shift.feed.ctr"] == feed["ctr_shift"]
+    assert "drift.new_id_rate.user_id" in metrics and "drift.share" in metrics
+
+
+def test_report_files_are_complete_and_alone(world, shocked):
+    cfg, _ = world
+    folder = day_dir(cfg, SHOCKED)
+    assert sorted(p.name for p in folder.iterdir()) == ["drift.html", "drift.json"]
+    html = (folder / "drift.html").read_text()
+    assert html.rstrip().endswith("</html>") and "device_os" in html
+    body = json.loads((folder / "drift.json").read_text())
+    names = {m["config"].get("name") for m in body["metrics"]}
+    assert {"label.feed.ctr", "new_id_rate.user_id", "top_k_share.ad_id"} <= names
+
+
+def test_workspace_keeps_one_run_per_day_and_a_stable_dashboard(world, shocked):
+    cfg, days = world
+    monitor_day(cfg, SHOCKED, days[SHOCKED], days[NORMAL], [NORMAL], None, day_dir(cfg, SHOCKED))
+    for auc in (0.70, 0.71):  # a rerun of the day replaces its model values
+        report.add_day_values(cfg, SHOCKED, {"auc.feed.ctr": auc, "gate.passed": 1.0})
+    ws, project = report._project(cfg)
+    runs = [ws.get_run(project, r) for r in ws.list_runs(project)]
+    keys = sorted((r.metadata["day"], *r.tags) for r in runs if r.metadata["day"] == "2026-01-07")
+    assert keys == [("2026-01-07", "daily"), ("2026-01-07", "model")]
+    first = report.build_dashboard(cfg, {"loss.feed": 0.1})
+    once = ws.get_dashboard(project)
+    assert report.build_dashboard(cfg, {"loss.feed": 0.1}) == first
+    assert ws.get_dashboard(project) == once and len(set(first)) == len(first)
+    assert "Model values: loss" in first and len(report.ui_command(cfg)) == 8
+
+
+def test_new_id_rate_and_top_k_share_are_exact():
+    reference = pa.table({"user_id": np.arange(2000) % 200})  # 200 ids, 10 rows each
+    current = pa.table({"user_id": np.arange(2000) % 400})  # ids 200..399 are new
+    new, top = id_stats(current, id_counts(reference, ["user_id"]), top_k=100)
+    assert new == {"user_id": 0.5}
+    assert top == {"user_id": 0.25}  # ties broken by the smaller id: top ids are 0..99
+    skewed = pa.table({"user_id": [5, 5, 5, 7, 7, 9]})
+    new, top = id_stats(pa.table({"user_id": [5, 7, 9, 11]}), id_counts(skewed, ["user_id"]), 1)
+    assert new == {"user_id": 0.25} and top == {"user_id": 0.25}

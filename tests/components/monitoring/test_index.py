@@ -1,0 +1,213 @@
+"""The static page index.html, built from hand-made day records and read back as HTML."""
+
+from __future__ import annotations
+
+import math
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from components import runs
+from components.monitoring.index import build_index
+from components.runs import DayRecord
+from tests.conftest import write_params
+
+NAN = float("nan")
+PASSED = {"passed": True, "reasons": [], "seconds": 0.1}
+DRIFT = {"drifted_columns": [], "alerts": [], "label_rates": {}, "new_id_rate": {}}
+
+
+def metrics(auc: float, **overrides: dict) -> list[dict]:
+    """One metric record per (scene, task); `overrides` maps 'scene_task' to changed keys."""
+    out = []
+    for scene in ("feed", "search", "video"):
+        for i, task in enumerate(("ctr", "cvr", "ctcvr")):
+            m = {"scene": scene, "task": task, "rows": 30000, "positives": 900,
+                 "auc": auc - 0.01 * i, "oracle_auc": auc + 0.05, "gauc": auc - 0.05,
+                 "logloss": 0.15, "mae": 0.05, "calibration": 1.02 + 0.01 * i}  # fmt: skip
+            out.append({**m, **overrides.get(f"{scene}_{task}", {})})
+    return out
+
+
+def day_records() -> list[DayRecord]:
+    """Five days with a gap: first promotion, a rejection, a quarantine, a drifted promotion
+    with NaN and null metrics, and a day without training data (NaN drift share)."""
+    reject = ["feed/ctr: AUC 0.6900 vs champion 0.7100 (drop +0.0200, max 0.005)",
+              "search/cvr: calibration 2.400, band [0.5, 2.0]"]  # fmt: skip
+    bad = {"passed": False, "reasons": ["feed: CTR 0.4 outside [0.002, 0.25] <b>"], "seconds": 0.1}
+    drifted = {**DRIFT, "drift_share": 0.45, "drifted": True, "drifted_columns": ["os", "price"],
+               "alerts": ["drift share 0.45 >= 0.3", "feed ctr moved -40%"]}  # fmt: skip
+    nan_day = {"feed_ctr": {"calibration": None, "oracle_auc": None}, "search_cvr": {"auc": NAN}}
+    return [
+        DayRecord("2026-01-06", "promoted", 20000, PASSED, candidate=metrics(0.71),
+                  decision={"passed": True, "reasons": [], "checks": []}, version=1, champion=1),
+        DayRecord("2026-01-07", "rejected", 21000, PASSED, candidate=metrics(0.69),
+                  champion_metrics=metrics(0.71), decision={"passed": False, "reasons": reject},
+                  version=2, champion_before=1, champion=1,
+                  drift={**DRIFT, "drift_share": 0.1, "drifted": False}),
+        DayRecord("2026-01-08", "quarantined", 19000, bad, champion_before=1, champion=1),
+        DayRecord("2026-01-09", "promoted", 22000, PASSED, candidate=metrics(0.72, **nan_day),
+                  champion_metrics=metrics(0.7123456), decision={"passed": True, "reasons": []},
+                  version=3, champion_before=1, champion=3, drift=drifted),
+        DayRecord("2026-01-11", "no-training-data", 20500, PASSED,
+                  champion_metrics=metrics(0.73), champion_before=3, champion=3,
+                  drift={**DRIFT, "drift_share": NAN, "drifted": False}),
+    ]  # fmt: skip
+
+
+class Page(HTMLParser):
+    """Every element with its attributes and the id of the chart it sits in."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict, str | None]] = []
+        self.chart: str | None = None
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attrs = dict(attrs)
+        if tag == "svg":
+            self.chart = attrs.get("id")
+        self.elements.append((tag, attrs, self.chart))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "svg":
+            self.chart = None
+
+    def points(self, chart: str, series: str) -> dict[str, str]:
+        found = [(a["data-day"], a["data-value"]) for _, a, c in self.elements
+                 if c == chart and "point" in a.get("class", "").split()
+                 and a.get("data-series") == series]  # fmt: skip
+        assert len(found) == len(dict(found)), f"one point per day in {chart} {series}"
+        return dict(found)
+
+    def tags(self, tag: str) -> list[dict]:
+        return [a for t, a, _ in self.elements if t == tag]
+
+
+@pytest.fixture
+def built(tmp_path: Path):
+    cfg = write_params(tmp_path / "ws")
+    folder = cfg.path("dashboards")
+    reports = {"2026-01-07": ["drift.html", "drift.json"], "2026-01-09": ["drift.html"]}
+    for day, names in reports.items():
+        (folder / f"day={day}").mkdir(parents=True)
+        for name in names:
+            (folder / f"day={day}" / name).write_text("{}")
+    (folder / "day=2026-01-11").mkdir()  # a folder without reports: nothing to link
+    records = day_records()
+    path = build_index(cfg, records)
+    return cfg, records, path, Page(path.read_text())
+
+
+def expected(records: list[DayRecord], rows: str, scene: str, task: str, key: str) -> dict:
+    out = {}
+    for r in records:
+        found = [m[key] for m in getattr(r, rows) if (m["scene"], m["task"]) == (scene, task)]
+        if found and found[0] is not None and math.isfinite(found[0]):
+            out[r.day] = f"{found[0]:.4f}"
+    return out
+
+
+def test_every_day_is_a_table_row_newest_first(built):
+    cfg, records, path, page = built
+    assert path == cfg.path("dashboards") / "index.html"
+    assert any(a.get("id") == "days" for a in page.tags("table"))
+    assert [a["data-day"] for a in page.tags("tr") if "data-day" in a] == [
+        r.day for r in reversed(records)
+    ]
+    text = path.read_text()
+    assert "FAIL" in text and "DRIFT" in text and "v1 → v3" in text
+    assert "&lt;b&gt;" in text and "<b>\n" not in text  # a reason is escaped, never markup
+
+
+def test_links_point_only_at_report_files_that_exist(built):
+    cfg, _, _, page = built
+    hrefs = [a["href"] for a in page.tags("a")]
+    assert sorted(hrefs) == [
+        "day=2026-01-07/drift.html",
+        "day=2026-01-07/drift.json",
+        "day=2026-01-09/drift.html",
+    ]
+    assert all((cfg.path("dashboards") / h).is_file() for h in hrefs)
+
+
+def test_auc_charts_hold_exactly_the_points_of_the_records(built):
+    cfg, records, _, page = built
+    for f in cfg.gate.focus:
+        chart = f"chart-auc-{f.scene}-{f.task}"
+        for series, rows in (("candidate", "candidate"), ("champion", "champion_metrics")):
+            want = expected(records, rows, f.scene, f.task, "auc")
+            assert page.points(chart, series) == want, (chart, series)
+        assert page.points(chart, "oracle") == {
+            r.day: v
+            for r in records
+            for d, v in expected([r], "candidate" if r.candidate else "champion_metrics",
+                                 f.scene, f.task, "oracle_auc").items()
+        }  # fmt: skip
+    feed = page.points("chart-auc-feed-ctr", "candidate")
+    assert sorted(feed) == ["2026-01-06", "2026-01-07", "2026-01-09"]  # no quarantine point
+    assert float(feed["2026-01-09"]) == round(0.72, 4)
+    assert "2026-01-09" not in page.points("chart-auc-search-cvr", "candidate")  # NaN AUC
+    assert page.points("chart-auc-feed-ctr", "champion")["2026-01-09"] == "0.7123"
+
+
+def test_calibration_drift_and_volume_charts(built):
+    _, records, _, page = built
+    calibration = page.points("chart-calibration-feed-ctr", "candidate")
+    assert calibration == {"2026-01-06": "1.020", "2026-01-07": "1.020"}  # 01-09 is null
+    assert any(a.get("class") == "band" for _, a, c in page.elements
+               if c == "chart-calibration-feed-ctr")  # fmt: skip
+    assert page.points("chart-drift", "drift share") == {"2026-01-07": "0.1000",
+                                                         "2026-01-09": "0.4500"}  # fmt: skip
+    alerts = [a["data-day"] for _, a, c in page.elements
+              if c == "chart-drift" and "alert" in a.get("class", "").split()]  # fmt: skip
+    assert alerts == ["2026-01-09"]
+    assert any(a.get("class") == "threshold" for _, a, c in page.elements if c == "chart-drift")
+    assert page.points("chart-rows", "rows") == {r.day: str(r.rows) for r in records}
+    marks = {(a["data-day"], a["data-outcome"]) for _, a, c in page.elements
+             if c == "chart-auc-feed-ctr" and a.get("class") == "mark"}  # fmt: skip
+    assert marks == {(r.day, r.outcome) for r in records}
+
+
+def test_every_point_has_a_tooltip_and_the_header_counts(built):
+    _, _, path, page = built
+    text = path.read_text()
+    points = sum(1 for _, a, c in page.elements if c and "point" in a.get("class", "").split())
+    assert text.count("<title>") >= points
+    tiles = {a["data-key"] for a in page.tags("div") if "data-key" in a}
+    assert tiles >= {"champion", "days", "last", "promoted", "rejected", "quarantined", "alerts"}
+    assert "<b>v3</b><span>champion</span>" in text and "<b>1</b><span>drift alerts" in text
+    assert "<b>2</b><span>promoted" in text and "<b>1</b><span>quarantined" in text
+
+
+def test_the_page_is_self_contained(built):
+    _, _, path, page = built
+    assert not page.tags("script") and not page.tags("link") and not page.tags("img")
+    for _, attrs, _ in page.elements:
+        for name in ("src", "href"):
+            assert "://" not in attrs.get(name, ""), attrs
+    assert "@import" not in path.read_text() and "url(" not in path.read_text()
+
+
+def test_rebuilding_is_idempotent_and_json_round_trips_draw_the_same(built):
+    cfg, records, path, _ = built
+    before = path.read_bytes()
+    assert build_index(cfg, records).read_bytes() == before
+    for r in records:  # NaN is written as null: the page must not change
+        runs.save_record(cfg, r)
+    assert build_index(cfg, runs.records(cfg)).read_bytes() == before
+    values = [a["data-value"] for _, a, _ in Page(before.decode()).elements if "data-value" in a]
+    assert values and all(math.isfinite(float(v)) for v in values)
+
+
+def test_no_records_and_all_null_records_still_build(tmp_path):
+    cfg = write_params(tmp_path / "ws")
+    assert "<svg" in build_index(cfg, []).read_text()
+    empty = DayRecord("2026-01-06", "quarantined", None, {"passed": None, "reasons": None},
+                      candidate=[{"scene": "feed", "task": "ctr", "auc": None}],
+                      drift={"drift_share": None, "drifted": None, "alerts": None})  # fmt: skip
+    page = Page(build_index(cfg, [empty]).read_text())
+    assert page.points("chart-auc-feed-ctr", "candidate") == {}
+    assert page.points("chart-rows", "rows") == {}
