@@ -58,7 +58,8 @@ def main() -> None:
         seconds = time.perf_counter() - began
     result = {
         "rows": table.num_rows, "reference_rows": reference.num_rows,
-        "seconds": round(seconds, 1), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        "seconds": round(seconds, 1),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "drift_share": summary.drift_share, "drifted_columns": summary.drifted_columns,
         "alerts": summary.alerts,
     }  # fmt: skip
