@@ -13,7 +13,7 @@ import pytest
 from components.data.contract import CONTRACTS
 from components.data.partitions import read_partition
 from components.monitoring import evidently_report as report
-from components.monitoring.drift import alerts, id_counts, id_stats, monitor_day
+from components.monitoring.drift import MIN_CLICKS, alerts, id_counts, id_stats, monitor_day
 from tests.conftest import write_params
 
 NORMAL, SHOCKED = dt.date(2026, 1, 6), dt.date(2026, 1, 7)
@@ -25,7 +25,11 @@ def world(tmp_path_factory):
     from components.data.simulator import simulate
 
     shock = {"day": "2026-01-07", "days": 1, "strength": 1.0}
-    cfg = write_params(tmp_path_factory.mktemp("drift"), {"simulator": {"shock": shock}})
+    alert = {"drift_share": 0.15, "label_shift": 0.3}  # the small world's shock, not the demo's
+    cfg = write_params(
+        tmp_path_factory.mktemp("drift"),
+        {"simulator": {"shock": shock}, "monitor": {"alert": alert}},
+    )
     simulate(cfg.simulator, cfg.seed, cfg.path("raw"), cfg.simulator.start, 3)
     days = {d: read_partition(cfg.path("raw"), d) for d in (NORMAL, SHOCKED)}
     return cfg, days
@@ -85,7 +89,9 @@ def test_a_shocked_day_drifts_and_alerts(world, shocked):
     assert summary.drift_share == len(summary.drifted_columns) / len(summary.columns)
     feed = summary.label_rates["feed"]
     assert feed["ctr_shift"] < -0.3 and feed["ctr"][1] < feed["ctr"][0]
-    assert any(a.startswith("feed ctr shift -0.") for a in summary.alerts) and summary.drifted
+    judged = min(feed["clicks"]) >= MIN_CLICKS  # this small world's feed has ~170 clicks
+    assert any(a.startswith("feed ctr shift -0.") for a in summary.alerts) == judged
+    assert summary.drifted
     share_alert = any(a.startswith("drift share") for a in summary.alerts)
     assert share_alert and summary.drift_share >= cfg.monitor.alert.drift_share
     line = alerts(cfg.monitor.alert, 0.45, ["device_os", "price"], {}, {})
@@ -134,3 +140,12 @@ def test_new_id_rate_and_top_k_share_are_exact():
     skewed = pa.table({"user_id": [5, 5, 5, 7, 7, 9]})
     new, top = id_stats(pa.table({"user_id": [5, 7, 9, 11]}), id_counts(skewed, ["user_id"]), 1)
     assert new == {"user_id": 0.25} and top == {"user_id": 0.25}
+
+
+def test_label_shifts_alert_only_with_enough_positives(world):
+    cfg, _ = world
+    rates = {"ctr": [0.04, 0.02], "ctr_shift": -0.5, "cvr": [0.05, 0.05], "cvr_shift": 0.0}
+    enough = {"rows": [50000, 50000], "clicks": [2000, 1000], "conversions": [100, 50], **rates}
+    few = {**enough, "clicks": [300, MIN_CLICKS - 1]}
+    lines = alerts(cfg.monitor.alert, 0.0, [], {"feed": enough, "mall": few}, {})
+    assert lines == ["feed ctr shift -0.50 (0.0400 -> 0.0200), |shift| >= 0.3"]
