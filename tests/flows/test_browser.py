@@ -6,9 +6,14 @@ missing). Screenshots go to the test's folder, and to $MTMS_SCREENSHOTS when set
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -66,3 +71,45 @@ def test_index_and_a_drift_report_render_in_chromium(tmp_path, sim_days):
     dom = chromium("--dump-dom", report.as_uri())
     assert "device_os" in dom and "price" in dom  # the shocked columns, rendered by the report's JS
     shoot(report, "drift-report.png", tmp_path)
+
+    # the same workspace in the Evidently UI, as `mtms dashboard` serves it (loopback only)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [
+        sys.executable,
+        "-m",
+        "flows.cli",
+        "--params",
+        str(params),
+        "dashboard",
+        "--port",
+        str(port),
+    ]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)  # fmt: skip
+    try:
+        projects = _get(f"http://127.0.0.1:{port}/api/projects", server)
+        [project] = [p for p in projects if p["name"] == "mtms"]
+        panels = _get(f"http://127.0.0.1:{port}/api/v2/dashboards/{project['id']}", server)[
+            "panels"
+        ]
+        titles = {p["title"] for p in panels}
+        assert {"Gate decisions", "CTR AUC per scene vs oracle"} <= titles
+        assert any(t.startswith("Drift share") for t in titles)
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+def _get(url: str, server: subprocess.Popen, timeout: float = 60.0):
+    """JSON from the UI once it answers (it takes a few seconds to start)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert server.poll() is None, "mtms dashboard exited"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.loads(response.read())
+        except OSError:
+            assert time.monotonic() < deadline, f"no answer from {url}"
+            time.sleep(0.5)
