@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 import yaml
+from results import publish  # benchmarks/results.py: run as `python benchmarks/NAME.py`
 
 REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out" / "daily_bench.json"
 STEPS = ("validation", "champion", "read", "train", "evaluate", "gate", "log_run", "register",
          "promote")  # fmt: skip
 
@@ -69,9 +69,7 @@ def main() -> None:
         "process_wall_s": [round(w, 1) for w in walls],
         "startup_s": round(walls[2] - t["flow"], 1),
     }  # fmt: skip
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    publish(Path(__file__).stem, result)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import resource
 import sys
 import tempfile
@@ -21,10 +20,10 @@ from pathlib import Path
 
 import torch
 import yaml
+from results import publish  # benchmarks/results.py: run as `python benchmarks/NAME.py`
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-OUT = REPO / "benchmarks" / "out" / "drift_bench.json"
 
 
 def main() -> None:
@@ -63,9 +62,7 @@ def main() -> None:
         "drift_share": summary.drift_share, "drifted_columns": summary.drifted_columns,
         "alerts": summary.alerts,
     }  # fmt: skip
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    publish(Path(__file__).stem, result)
 
 
 if __name__ == "__main__":
