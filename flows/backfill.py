@@ -10,23 +10,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from components import runs
-from components.config import Config
+from components.config import Config, Focus
 from components.data.partitions import PartitionError, list_days, parse_day
+from components.monitoring.index import metric
 from components.runs import DayRecord
 from flows.reports import table
 from flows.workspace import hide_error_tracebacks
 
 
-def _auc(records: list[dict], scene: str, task: str, key: str = "auc") -> float | None:
-    found = [r.get(key) for r in records if r["scene"] == scene and r["task"] == task]
-    return found[0] if found else None
-
-
-def _cell(record: DayRecord, scene: str, task: str) -> str:
+def _cell(record: DayRecord, focus: Focus) -> str:
     """'candidate/champion (oracle)' AUC of one focus."""
-    cand = _auc(record.candidate, scene, task)
-    champ = _auc(record.champion_metrics, scene, task)
-    oracle = _auc(record.candidate or record.champion_metrics, scene, task, "oracle_auc")
+    cand = metric(record.candidate, focus)
+    champ = metric(record.champion_metrics, focus)
+    oracle = metric(record.candidate or record.champion_metrics, focus, "oracle_auc")
     fmt = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
     return f"{fmt(cand)}/{fmt(champ)} ({fmt(oracle)})"
 
@@ -48,12 +44,12 @@ def _drift(record: DayRecord) -> str:
 
 def day_table(cfg: Config, records: list[DayRecord], title: str):
     """One row per day: rows, validation, candidate vs champion AUC per focus, gate, champion."""
-    focus = [(f.scene, f.task) for f in cfg.gate.focus]
-    columns = ["day", "rows", "valid", *(f"{s}/{t}" for s, t in focus), "gate", "champion",
+    focus = cfg.gate.focus
+    columns = ["day", "rows", "valid", *(f"{f.scene}/{f.task}" for f in focus), "gate", "champion",
                "drift"]  # fmt: skip
     rows = [
         [r.day, r.rows, "pass" if r.validation["passed"] else "FAIL",
-         *(_cell(r, s, t) for s, t in focus), _gate(r),
+         *(_cell(r, f) for f in focus), _gate(r),
          "-" if r.champion is None else f"v{r.champion}", _drift(r)]
         for r in records
     ]  # fmt: skip

@@ -221,7 +221,7 @@ def log_run(
         gate_json = json.dumps(decision.to_record(), indent=2)
         artifacts = {"gate.json": gate_json, "trained.json": json.dumps(trained, indent=2)}
         if drift is not None:
-            artifacts["drift.json"] = json.dumps(runs.plain(drift.to_record()), indent=2)
+            artifacts["drift.json"] = json.dumps(drift.to_record(), indent=2)
         return reg.log_run(day, run_params(cfg), numbers, tags, artifacts)
 
 

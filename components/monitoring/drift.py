@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from components.config import AlertConfig, Config
 from components.data.contract import CONTRACTS, Contract, Role
+from components.runs import plain
 
 if TYPE_CHECKING:
     from components.models.bundle import Bundle
@@ -56,7 +57,7 @@ class DriftSummary:
 
     def to_record(self) -> dict:
         """JSON-ready: a rate without a denominator (NaN) becomes null."""
-        return _json_ready({**asdict(self), "drifted": self.drifted})
+        return plain({**asdict(self), "drifted": self.drifted})
 
     def mlflow_metrics(self) -> dict[str, float]:
         """Flat finite numbers named drift.*, so MLflow charts each one across days."""
@@ -76,14 +77,6 @@ class Frames:
     reference: pd.DataFrame
     numerical: list[str]
     categorical: list[str]
-
-
-def _json_ready(value: object) -> object:
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def split_sparse(contract: Contract, reference: pa.Table, max_categories: int) -> tuple[list, list]:
