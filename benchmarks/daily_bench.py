@@ -38,7 +38,7 @@ def workspace(root: Path, rows: int, threads: int) -> Path:
 
 def mtms(params: Path, *args: str) -> float:
     start = time.perf_counter()
-    cmd = [sys.executable, "-m", "flows.cli", "--params", str(params), *args]
+    cmd = [sys.executable, "-m", "cli.main", "--params", str(params), *args]
     subprocess.run(cmd, check=True, cwd=params.parent, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
 

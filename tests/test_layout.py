@@ -52,7 +52,7 @@ def test_pyproject_keeps_torch_a_range():
 
 
 def test_dvc_yaml_stages_read_the_configured_paths_and_real_commands():
-    from flows.cli import build_parser
+    from cli.main import build_parser
 
     cfg = load(REPO / "params.yaml")
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
@@ -67,7 +67,7 @@ def test_dvc_yaml_stages_read_the_configured_paths_and_real_commands():
 
 def test_dvc_chain_stage_is_the_replay_with_its_params_and_outputs():
     from components.training import replay
-    from flows.cli import build_parser
+    from cli.main import build_parser
 
     cfg = load(REPO / "params.yaml")
     dvc_yaml = yaml.safe_load((REPO / "dvc.yaml").read_text())
@@ -83,3 +83,10 @@ def test_dvc_chain_stage_is_the_replay_with_its_params_and_outputs():
     assert y == {str(args.plots): [f"{f.scene}_{f.task}" for f in cfg.gate.focus]}
     for module in ("training/replay.py", "training/chain.py", "evaluation/evaluate.py"):
         assert any(f"components/{module}".startswith(dep) for dep in stage["deps"]), module
+
+
+def test_flows_hold_prefect_code_and_the_command_line_lives_in_cli():
+    flows = {p.name for p in (REPO / "flows").glob("*.py")} - {"__init__.py"}
+    assert flows == {"daily.py", "steps.py", "schedule.py"}
+    prefect = re.compile(r"^\s*(import|from)\s+prefect\b", re.M)
+    assert not [p.name for p in (REPO / "cli").glob("*.py") if prefect.search(p.read_text())]

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from components.config import load
-from flows.cli import main
+from cli.main import main
 from tests.flows.conftest import daily_workspace
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -79,7 +79,7 @@ def test_index_and_a_drift_report_render_in_chromium(tmp_path, sim_days):
     cmd = [
         sys.executable,
         "-m",
-        "flows.cli",
+        "cli.main",
         "--params",
         str(params),
         "dashboard",

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from components.data.versioning import data_version
-from flows.cli import main
+from cli.main import main
 from tests.conftest import dvc_workspace, write_params
 
 

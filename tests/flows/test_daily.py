@@ -15,7 +15,7 @@ from components.models import bundle as bundles
 from components.models.scoring import score
 from components.registry.mlflow_registry import Registry
 from components.runs import RunLockedError
-from flows.cli import main
+from cli.main import main
 from tests.flows.conftest import daily_workspace, rewrite_day, shuffle_labels
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

@@ -8,7 +8,7 @@ import pytest
 
 from components import runs
 from components.config import load
-from flows.cli import main
+from cli.main import main
 from tests.flows.conftest import daily_workspace
 
 
@@ -49,4 +49,3 @@ def test_schedule_refuses_to_start_without_a_server(tmp_path, sim_days, monkeypa
     assert "prefect server start" in capsys.readouterr().err
 
 
-pytestmark = pytest.mark.filterwarnings("ignore")

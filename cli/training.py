@@ -18,7 +18,7 @@ from components.evaluation.evaluate import check_unseen
 from components.evaluation.evaluate import evaluate as evaluate_bundle
 from components.models import bundle as bundles
 from components.training.chain import TrainedDay, train_chain
-from flows.reports import table
+from cli.reports import table
 
 
 def set_threads(cfg: Config) -> None:

@@ -25,9 +25,9 @@ from components.registry import RegistryError
 from components.runs import RunLockedError, next_day
 from components.training.chain import TrainingError
 from components.validation.gate import dataset_contract, validate_day
-from flows.reports import table
+from cli.reports import table
 from flows.schedule import ScheduleError
-from flows.workspace import use_workspace
+from cli.workspace import use_workspace
 
 console = Console(width=None if sys.stdout.isatty() else 160)  # files and pipes get wide tables
 ERRORS = (
@@ -44,7 +44,7 @@ def _version(cfg: Config) -> None:
 
 def cmd_simulate(cfg: Config, args: argparse.Namespace) -> int:
     from components.data.simulator import simulate
-    from flows.reports import print_signal
+    from cli.reports import print_signal
 
     sim = cfg.simulator
     if args.rows_per_day:
@@ -105,19 +105,19 @@ def cmd_profile(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_train(cfg: Config, args: argparse.Namespace) -> int:
-    from flows.training import train
+    from cli.training import train
 
     return train(console, cfg, args.model or cfg.model.name, args.days, args.warm_start)
 
 
 def cmd_evaluate(cfg: Config, args: argparse.Namespace) -> int:
-    from flows.training import evaluate
+    from cli.training import evaluate
 
     return evaluate(console, cfg, args.bundle, parse_day(args.day), args.json)
 
 
 def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
-    from flows.backfill import run_days
+    from cli.backfill import run_days
 
     day = parse_day(args.day) if args.day else next_day(cfg)
     if day is None:
@@ -127,20 +127,20 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(cfg: Config, args: argparse.Namespace) -> int:
-    from flows.backfill import backfill
+    from cli.backfill import backfill
 
     return backfill(console, cfg, Path(args.params), args.start, args.end, args.force)
 
 
 def cmd_status(cfg: Config, args: argparse.Namespace) -> int:
-    from flows.status import status
+    from cli.status import status
 
     return status(console, cfg, args.json)
 
 
 def cmd_replay(cfg: Config, args: argparse.Namespace) -> int:
     from components.training.replay import curve, replay, summary
-    from flows.training import set_threads
+    from cli.training import set_threads
 
     set_threads(cfg)
     with console.status("replaying the warm-start chain") as status:
@@ -156,19 +156,19 @@ def cmd_replay(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(cfg: Config, args: argparse.Namespace) -> int:
-    from flows.serving import serve
+    from cli.serving import serve
 
     return serve(console, cfg, args.host, args.port)
 
 
 def cmd_rollback(cfg: Config, args: argparse.Namespace) -> int:
-    from flows.serving import rollback
+    from cli.serving import rollback
 
     return rollback(console, cfg)
 
 
 def cmd_dashboard(cfg: Config, args: argparse.Namespace) -> int:
-    from flows.dashboard import dashboard
+    from cli.dashboard import dashboard
 
     return dashboard(console, cfg, args.port)
 

@@ -10,7 +10,7 @@ from components import runs
 from components.config import Config
 from components.registry import Version
 from components.registry.mlflow_registry import Registry
-from flows.reports import table
+from cli.reports import table
 
 RECENT = 10
 

@@ -14,8 +14,8 @@ from components.config import Config, Focus
 from components.data.partitions import PartitionError, list_days, parse_day
 from components.monitoring.index import metric
 from components.runs import DayRecord
-from flows.reports import table
-from flows.workspace import hide_error_tracebacks
+from cli.reports import table
+from cli.workspace import hide_error_tracebacks
 
 
 def _cell(record: DayRecord, focus: Focus) -> str:

@@ -30,7 +30,7 @@ class _OurErrors(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         if exc is not None:
-            return not type(exc).__module__.startswith(("components.", "flows."))
+            return not type(exc).__module__.startswith(("components.", "flows.", "cli."))
         return not (record.levelno >= logging.ERROR and "Failed(" in record.getMessage())
 
 
