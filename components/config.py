@@ -1,22 +1,71 @@
-"""The one config object: params.yaml loaded into strict, frozen, typed models."""
+"""The one config object: params.yaml loaded into strict, frozen, typed models.
+
+Every value is range-checked at load: floats finite, bands ordered, sizes bounded far above
+any sane run, so a typo (an extra zero, swapped band ends) fails here, not hours into a day.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import itertools
 import json
+import re
+import reprlib
+import types
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+MAX_PARAMS_BYTES = 1 << 20  # params.yaml is ~10 KB
+MAX_DEPTH = 16  # nesting of YAML collections; params.yaml's deepest is 4
+MAX_PROBLEMS = 5  # problems listed in one error line
 
 
 class ConfigError(ValueError):
     """A params file that cannot be used; the message is one line naming the key."""
 
 
+class _Problem(ValueError):
+    """A cross-field check's failure: key (below the model checked), value, what is allowed."""
+
+    def __init__(self, key: str, value: object, allowed: str) -> None:
+        super().__init__(f"{key}: {value!r}: {allowed}")
+        self.key, self.value, self.allowed = key, value, allowed
+
+
+def _probability_band(band: tuple[float, float]) -> tuple[float, float]:
+    if not 0 <= band[0] < band[1] <= 1:
+        raise ValueError("must be [low, high] with 0 <= low < high <= 1")
+    return band
+
+
+def _ratio_band(band: tuple[float, float]) -> tuple[float, float]:
+    if not 0 < band[0] <= 1 <= band[1]:
+        raise ValueError("must be [low, high] with 0 < low <= 1 <= high")
+    return band
+
+
+def _timezone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA timezone such as Europe/Berlin") from None
+    return name
+
+
+ProbabilityBand = Annotated[tuple[float, float], AfterValidator(_probability_band)]
+RatioBand = Annotated[tuple[float, float], AfterValidator(_ratio_band)]
+Width = Annotated[int, Field(ge=1, le=8192)]  # a hidden layer: 32x the default's widest
+LearningRate = Annotated[float, Field(gt=0, le=10)]  # Adam diverges long before 10
+
+
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Paths(_Frozen):
@@ -50,20 +99,21 @@ class ShockConfig(_Frozen):
 
 
 class SimulatorConfig(_Frozen):
+    # Size bounds are typo guards: ~50x the defaults (the world and one day stay in memory).
     start: dt.date
     days: int = Field(ge=1)
-    rows_per_day: int = Field(ge=1)
-    horizon_days: int = Field(ge=1)
-    n_users: int = Field(ge=1)
-    new_users_per_day: int = Field(ge=0)
-    n_ads: int = Field(ge=1)
+    rows_per_day: int = Field(ge=1, le=10_000_000)
+    horizon_days: int = Field(ge=1, le=1000)
+    n_users: int = Field(ge=1, le=10_000_000)
+    new_users_per_day: int = Field(ge=0, le=100_000)
+    n_ads: int = Field(ge=1, le=1_000_000)
     ad_lifetime_days: float = Field(gt=0)
-    n_advertisers: int = Field(ge=1)
+    n_advertisers: int = Field(ge=1, le=1_000_000)
     advertiser_lifetime_days: float = Field(gt=0)
-    n_categories: int = Field(ge=1)
-    n_brands: int = Field(ge=1)
-    n_tags: int = Field(ge=3)
-    latent_dim: int = Field(ge=1)
+    n_categories: int = Field(ge=1, le=10_000)
+    n_brands: int = Field(ge=1, le=1_000_000)
+    n_tags: int = Field(ge=3, le=100_000)
+    latent_dim: int = Field(ge=1, le=256)
     user_zipf: float = Field(gt=0)
     ad_zipf: float = Field(gt=0)
     zipf_offset: float = Field(ge=0)
@@ -85,9 +135,9 @@ class SimulatorConfig(_Frozen):
     def _check(self) -> SimulatorConfig:
         names = [s.name for s in self.scenes]
         if len(set(names)) != len(names):
-            raise ValueError(f"scene names must be unique, got {names}")
+            raise _Problem("scenes", names, "must be unique scene names")
         if self.days > self.horizon_days:
-            raise ValueError(f"days ({self.days}) exceeds horizon_days ({self.horizon_days})")
+            raise _Problem("days", self.days, f"must be at most horizon_days ({self.horizon_days})")
         return self
 
     def day_index(self, day: dt.date) -> int:
@@ -104,36 +154,39 @@ class SimulatorConfig(_Frozen):
 class ValidationConfig(_Frozen):
     min_rows: int = Field(ge=0)
     max_null_rate: float = Field(ge=0, le=1)
-    ctr_band: tuple[float, float]
-    cvr_band: tuple[float, float]
+    ctr_band: ProbabilityBand
+    cvr_band: ProbabilityBand
     min_scene_rows: int = Field(ge=0)
     min_scene_clicks: int = Field(ge=0)
+    max_unknown_scene_share: float = Field(ge=0, le=1)
+    max_list_length: int = Field(ge=1)
 
 
 class ModelConfig(_Frozen):
     name: Literal["mtms", "single", "esmm", "shared_bottom", "structured"]
     scenes: tuple[str, ...] = Field(min_length=1)
-    embedding_dim: int = Field(ge=1)
-    tower: tuple[int, ...] = Field(min_length=1)
-    ranking: tuple[int, ...] = Field(min_length=1)
-    latent_dim: int = Field(ge=1)
+    # D: CTR models use 8-64; 1024 already means GBs of tables (one per scene and task)
+    embedding_dim: int = Field(ge=1, le=1024)
+    tower: tuple[Width, ...] = Field(min_length=1, max_length=8)
+    ranking: tuple[Width, ...] = Field(min_length=1, max_length=8)
+    latent_dim: int = Field(ge=1, le=256)
     min_count: int = Field(ge=1)
-    init_std: float = Field(gt=0)
+    init_std: float = Field(gt=0, le=1)  # larger saturates the sigmoid from the first step
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
         if len(set(self.scenes)) != len(self.scenes):
-            raise ValueError(f"scene names must be unique, got {list(self.scenes)}")
+            raise _Problem("scenes", list(self.scenes), "must be unique scene names")
         return self
 
 
 class TrainConfig(_Frozen):
-    window_days: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
-    epochs: int = Field(ge=1)
-    lr_embedding: float = Field(gt=0)
-    lr_network: float = Field(gt=0)
-    threads: int = Field(ge=0)
+    window_days: int = Field(ge=1, le=365)
+    batch_size: int = Field(ge=1, le=1 << 20)
+    epochs: int = Field(ge=1, le=100)
+    lr_embedding: LearningRate
+    lr_network: LearningRate
+    threads: int = Field(ge=0, le=256)  # 0: one per core; more than 256 is a typo
     warm_start: Literal["latest", "champion"]
 
 
@@ -142,23 +195,18 @@ class Focus(_Frozen):
     task: Literal["ctr", "cvr", "ctcvr"]
     auc_floor: float = Field(ge=0, le=1)
     min_rows: int = Field(ge=0)
-    max_auc_drop: float = Field(ge=0)
+    max_auc_drop: float = Field(ge=0, le=1)
 
 
 class GateConfig(_Frozen):
     focus: tuple[Focus, ...] = Field(min_length=1)
-    calibration_band: tuple[float, float]
+    calibration_band: RatioBand
 
     @model_validator(mode="after")
     def _check(self) -> GateConfig:
-        low, high = self.calibration_band
-        if not 0 < low <= 1 <= high:
-            raise ValueError(
-                f"calibration_band must hold 1.0 with a positive low end, got {[low, high]}"
-            )
         keys = [(f.scene, f.task) for f in self.focus]
         if len(set(keys)) != len(keys):
-            raise ValueError(f"focus entries must be unique (scene, task) pairs, got {keys}")
+            raise _Problem("focus", keys, "must be unique (scene, task) pairs")
         return self
 
 
@@ -171,17 +219,7 @@ class RegistryConfig(_Frozen):
 class ScheduleConfig(_Frozen):
     deployment: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     cron: str = Field(pattern=r"^\S+( \S+){4}$")
-    timezone: str
-
-    @model_validator(mode="after")
-    def _check(self) -> ScheduleConfig:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {self.timezone!r}") from None
-        return self
+    timezone: Annotated[str, AfterValidator(_timezone)]
 
 
 class AlertConfig(_Frozen):
@@ -191,8 +229,8 @@ class AlertConfig(_Frozen):
 
 
 class MonitorConfig(_Frozen):
-    reference_days: int = Field(ge=1)
-    sample_rows: int = Field(ge=100)
+    reference_days: int = Field(ge=1, le=365)
+    sample_rows: int = Field(ge=100, le=10_000_000)
     column_threshold: float = Field(gt=0, le=1)
     max_categories: int = Field(ge=2)
     top_k: int = Field(ge=1)
@@ -200,7 +238,7 @@ class MonitorConfig(_Frozen):
 
 
 class Config(_Frozen):
-    seed: int
+    seed: int = Field(ge=0, le=2**32 - 1)  # numpy seeds are non-negative
     paths: Paths
     data: DataConfig
     simulator: SimulatorConfig
@@ -215,9 +253,17 @@ class Config(_Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> Config:
-        unknown = [f.scene for f in self.gate.focus if f.scene not in self.model.scenes]
-        if unknown:
-            raise ValueError(f"gate.focus scenes {unknown} are not in model.scenes")
+        for i, focus in enumerate(self.gate.focus):
+            if focus.scene not in self.model.scenes:
+                allowed = f"must be one of model.scenes ({', '.join(self.model.scenes)})"
+                raise _Problem(f"gate.focus[{i}].scene", focus.scene, allowed)
+        # Quarantine moves folders out of raw, clean-workspace deletes them: two workspace
+        # paths that coincide or nest would move or delete each other's files.
+        where = {name: (self.root / path).resolve() for name, path in self.paths}
+        for (a, path_a), (b, path_b) in itertools.combinations(where.items(), 2):
+            if path_a == path_b or path_a in path_b.parents or path_b in path_a.parents:
+                allowed = f"must be a folder apart from paths.{a} ({str(getattr(self.paths, a))!r})"
+                raise _Problem(f"paths.{b}", str(getattr(self.paths, b)), allowed)
         return self
 
     def path(
@@ -230,14 +276,82 @@ class Config(_Frozen):
         return (self.root / getattr(self.paths, name)).resolve()
 
 
+_REPR = reprlib.Repr()
+_REPR.maxdict, _REPR.maxlist, _REPR.maxtuple, _REPR.maxlevel = 0, 6, 6, 2
+_REPR.maxstring = _REPR.maxlong = _REPR.maxother = 40
+
+
+def _field(loc: tuple) -> tuple[object, list]:
+    """The type at `loc` below Config and its constraints (tuple items and Optional unwrapped)."""
+    tp: object = Config
+    meta: list = []
+    for part in loc:
+        if isinstance(tp, type) and issubclass(tp, BaseModel) and part in tp.model_fields:
+            info = tp.model_fields[part]
+            tp, meta = info.annotation, list(info.metadata)
+        elif isinstance(part, int) and get_origin(tp) is tuple:
+            args = get_args(tp)
+            tp, meta = args[0] if args[-1] is Ellipsis else args[min(part, len(args) - 1)], []
+        else:
+            return None, []
+        if get_origin(tp) is Annotated:
+            tp, *extra = get_args(tp)
+            meta = [m for e in extra for m in getattr(e, "metadata", [e])]
+        if get_origin(tp) in (Union, types.UnionType):
+            tp = next(a for a in get_args(tp) if a is not type(None))
+    return tp, meta
+
+
+def _range(tp: object, meta: list) -> str:
+    """What a numeric field allows, e.g. 'an integer in [1, 1024]', 'a finite number > 0'."""
+    bound = {k: getattr(m, k) for m in meta for k in ("gt", "ge", "lt", "le") if hasattr(m, k)}
+    kind = "an integer" if tp is int else "a finite number"
+    low = f"[{bound['ge']}" if "ge" in bound else f"({bound['gt']}" if "gt" in bound else ""
+    high = f"{bound['le']}]" if "le" in bound else f"{bound['lt']})" if "lt" in bound else ""
+    if low and high:
+        return f"{kind} in {low}, {high}"
+    if low:
+        return f"{kind} {'>=' if low[0] == '[' else '>'} {low[1:]}"
+    if high:
+        return f"{kind} {'<=' if high[-1] == ']' else '<'} {high[:-1]}"
+    return kind
+
+
+def _key(loc: tuple) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
+def _problem(error: dict) -> str:
+    """One `key: value: what is allowed` for a pydantic error."""
+    loc, cause = error["loc"], error.get("ctx", {}).get("error")
+    if isinstance(cause, _Problem):
+        key = ".".join(filter(None, (_key(loc), cause.key)))
+        return f"{key}: {_REPR.repr(cause.value)}: {cause.allowed}"
+    key = _key(loc) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        parent, _ = _field(loc[:-1])
+        names = [n for n in getattr(parent, "model_fields", {}) if n != "root"]
+        close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+        hint = f" (did you mean '{_key((*loc[:-1], close[0]))}'?)" if close else ""
+        return f"unknown key '{key}'{hint}"
+    if error["type"] == "missing":
+        return f"{key}: missing: required"
+    tp, meta = _field(loc)
+    if tp in (int, float):
+        allowed = f"must be {_range(tp, meta)}"
+    else:
+        allowed = re.sub(r"^\w+ should", "must", error["msg"].removeprefix("Value error, "))
+        allowed = allowed.replace("must be an object", "must be a mapping")
+    return f"{key}: {_REPR.repr(error['input'])}: {allowed}"
+
+
 def _one_line(err: ValidationError, source: str) -> str:
-    first = err.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    got = f" (got {first['input']!r})" if first["type"] != "missing" else ""
-    if first["type"] == "extra_forbidden":
-        return f"{source}: unknown key '{key}'{more}"
-    return f"{source}: {key}: {first['msg']}{got}{more}"
+    errors = err.errors(include_url=False)
+    # A tuple's own error ("at least 1 item after validation") repeats its items' errors
+    inner = {e["loc"][:n] for e in errors for n in range(len(e["loc"]))}
+    problems = [_problem(e) for e in errors if e["loc"] not in inner]
+    more = f"; and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
+    return f"{source}: {'; '.join(problems[:MAX_PROBLEMS])}{more}"
 
 
 def parse(raw: dict, root: Path, source: str = "params") -> Config:
@@ -246,22 +360,58 @@ def parse(raw: dict, root: Path, source: str = "params") -> Config:
         raise ConfigError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
     if "root" in raw:
         raise ConfigError(f"{source}: unknown key 'root'")
-    text = json.dumps({**raw, "root": str(root)}, default=str)
+    try:
+        text = json.dumps({**raw, "root": str(root)}, default=str)
+    except (TypeError, ValueError, RecursionError) as err:
+        raise ConfigError(f"{source}: not a params mapping ({err})") from None
     try:
         return Config.model_validate_json(text)
     except ValidationError as err:
         raise ConfigError(_one_line(err, source)) from None
 
 
-def load(path: str | Path = "params.yaml") -> Config:
-    """Read params.yaml into the Config; any problem is one ConfigError line."""
-    path = Path(path)
+def _refusal(text: str, loader: type) -> str | None:
+    """Why the YAML must not be constructed: an alias (a "billion laughs" expands them
+    without bound downstream; params.yaml uses none) or nesting far deeper than params."""
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        depth += isinstance(event, yaml.CollectionStartEvent)
+        depth -= isinstance(event, yaml.CollectionEndEvent)
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            return f"line {line}: YAML alias *{event.anchor}: aliases are not allowed"
+        if depth > MAX_DEPTH:
+            return f"line {line}: nested deeper than {MAX_DEPTH} levels"
+    return None
+
+
+def _read_yaml(path: Path) -> object:
+    """Safe YAML of a small file, checked event by event before anything is built."""
     try:
-        raw = yaml.safe_load(path.read_text())
+        with path.open("rb") as file:
+            data = file.read(MAX_PARAMS_BYTES + 1)
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such params file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the params file ({err})") from None
+    if len(data) > MAX_PARAMS_BYTES:
+        raise ConfigError(f"{path}: over {MAX_PARAMS_BYTES >> 20} MiB: too large for a params file")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        refusal = _refusal(text, loader)
+        if refusal is None:
+            return yaml.load(text, Loader=loader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}") from None
-    return parse(raw, path.resolve().parent, source=str(path))
+    except ValueError as err:  # e.g. an integer of more than 4300 digits
+        raise ConfigError(f"{path}: unreadable value ({err})") from None
+    raise ConfigError(f"{path}: {refusal}")
+
+
+def load(path: str | Path = "params.yaml") -> Config:
+    """Read params.yaml into the Config; any problem is one ConfigError line."""
+    path = Path(path)
+    return parse(_read_yaml(path), path.resolve().parent, source=str(path))

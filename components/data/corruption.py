@@ -60,6 +60,62 @@ def _wrong_day(table: pa.Table, rng) -> pa.Table:
     return table.set_column(i, "day", pa.array(["1999-01-01"] * table.num_rows))
 
 
+def _unknown_scene(table: pa.Table, rng) -> pa.Table:
+    # a logger release that upper-cases the scene: FEED is no scene of the model
+    i = table.schema.get_field_index("scene")
+    return table.set_column(i, "scene", pc.utf8_upper(table["scene"]))
+
+
+def _rows(table: pa.Table, rng, share: float) -> np.ndarray:
+    return np.flatnonzero(rng.random(table.num_rows) < share)
+
+
+def _list_parts(table: pa.Table, name: str) -> tuple[np.ndarray, pa.Array]:
+    """[N + 1] offsets from 0 and the items of a list column without nulls."""
+    column = table[name].combine_chunks()
+    offsets = column.offsets.to_numpy().astype(np.int64)
+    return offsets - offsets[0], column.flatten()
+
+
+def _with_list(table: pa.Table, name: str, offsets: np.ndarray, items: pa.Array) -> pa.Table:
+    column = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), items)
+    return table.set_column(table.schema.get_field_index(name), name, column)
+
+
+def _null_in_list(table: pa.Table, rng) -> pa.Table:
+    # an id that failed to resolve, logged as null inside the list: [null, 7]
+    offsets, items = _list_parts(table, "ad_tags")  # simulator lists hold >= 1 id
+    first = np.zeros(len(items), bool)
+    first[offsets[_rows(table, rng, 0.02)]] = True
+    items = pc.if_else(pa.array(first), pa.scalar(None, items.type), items)
+    return _with_list(table, "ad_tags", offsets, items)
+
+
+def _nonfinite_dense(table: pa.Table, rng) -> pa.Table:
+    # a division by zero upstream: 1% of prices are inf (NaN would also read as a null,
+    # -inf also break price >= 0; each kind breaks one thing)
+    price = table["price"].to_numpy().copy()
+    price[_rows(table, rng, 0.01)] = np.inf
+    i = table.schema.get_field_index("price")
+    return table.set_column(i, "price", pa.array(price))
+
+
+def _long_lists(table: pa.Table, rng) -> pa.Table:
+    # a logger that appends instead of replacing: 2% of rows carry 2,000 tags, far over
+    # validation.max_list_length's default; the other rows keep theirs
+    offsets, items = _list_parts(table, "ad_tags")
+    long = np.zeros(table.num_rows, bool)
+    long[_rows(table, rng, 0.02)] = True
+    lengths = np.where(long, 2000, np.diff(offsets))
+    new = np.concatenate([[0], np.cumsum(lengths)])
+    row = np.repeat(np.arange(table.num_rows), lengths)
+    at = np.arange(new[-1]) - new[row] + offsets[row]  # where a kept row's item was
+    out = rng.integers(0, 300, new[-1]).astype(np.int32)
+    kept = ~long[row]
+    out[kept] = items.to_numpy()[at[kept]]
+    return _with_list(table, "ad_tags", new, pa.array(out))
+
+
 TABLE_CORRUPTIONS = {
     "missing_column": _missing_column,
     "wrong_dtype": _wrong_dtype,
@@ -69,6 +125,10 @@ TABLE_CORRUPTIONS = {
     "duplicate_request_ids": _duplicate_request_ids,
     "empty_day": _empty_day,
     "wrong_day": _wrong_day,
+    "unknown_scene": _unknown_scene,
+    "null_in_list": _null_in_list,
+    "nonfinite_dense": _nonfinite_dense,
+    "long_lists": _long_lists,
 }
 FILE_CORRUPTIONS = ("truncated_file",)
 KINDS = (*TABLE_CORRUPTIONS, *FILE_CORRUPTIONS)

@@ -1,11 +1,13 @@
 import datetime as dt
+import math
+import tracemalloc
 
 import pytest
 import yaml
 from pydantic import ValidationError
 
 from components.config import Config, ConfigError, load, parse
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def raw_params() -> dict:
@@ -31,10 +33,10 @@ def test_repo_params_load_into_one_frozen_config():
         (lambda p: p["simulator"].update(start="yesterday"), "simulator.start"),
         (lambda p: p["data"].update(dataset="criteo"), "data.dataset"),
         (lambda p: p["validation"].update(ctr_band=[0.1]), "validation.ctr_band"),
-        (lambda p: p["simulator"].pop("scenes"), "simulator.scenes: Field required"),
-        (lambda p: p["gate"]["focus"][0].update(scene="tv"), "not in model.scenes"),
-        (lambda p: p["gate"].update(calibration_band=[1.2, 2.0]), "calibration_band"),
-        (lambda p: p["schedule"].update(timezone="Mars/Base"), "unknown timezone"),
+        (lambda p: p["simulator"].pop("scenes"), "simulator.scenes: missing: required"),
+        (lambda p: p["gate"]["focus"][0].update(scene="tv"), "gate.focus[0].scene: 'tv'"),
+        (lambda p: p["gate"].update(calibration_band=[1.2, 2.0]), "gate.calibration_band"),
+        (lambda p: p["schedule"].update(timezone="Mars/Base"), "schedule.timezone"),
         (lambda p: p["schedule"].update(cron="daily"), "schedule.cron"),
     ],
 )
@@ -45,6 +47,162 @@ def test_bad_params_fail_with_one_line_naming_the_key(edit, message):
         parse(params, REPO)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def edit(section: str, **values):
+    return lambda p: p[section].update(values)
+
+
+INF, NAN = math.inf, math.nan
+
+
+# Nonsense that used to load: each is refused with `params: <key>: <value>: <what is allowed>`.
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            edit("validation", ctr_band=[0.25, 0.002]),
+            "validation.ctr_band: [0.25, 0.002]: must be [low, high] with 0 <= low < high <= 1",
+        ),
+        (edit("validation", ctr_band=[NAN, NAN]), "validation.ctr_band[0]: nan: must be a finite"),
+        (edit("validation", cvr_band=[0.0, 1.5]), "validation.cvr_band: [0.0, 1.5]: must be"),
+        (edit("validation", cvr_band=[-0.1, 0.3]), "validation.cvr_band: [-0.1, 0.3]: must be"),
+        (
+            edit("gate", calibration_band=[0.2, INF]),
+            "gate.calibration_band[1]: inf: must be a finite",
+        ),
+        (
+            lambda p: p["gate"]["focus"][1].update(max_auc_drop=INF),
+            "gate.focus[1].max_auc_drop: inf: must be a finite number in [0, 1]",
+        ),
+        (
+            edit("model", tower=[0, -5]),
+            "model.tower[0]: 0: must be an integer in [1, 8192]; model.tower[1]: -5: must be",
+        ),
+        (
+            edit("model", ranking=[100_000]),
+            "model.ranking[0]: 100000: must be an integer in [1, 8192]",
+        ),
+        (edit("model", tower=[8] * 9), "model.tower: [8, 8, 8, 8, 8, 8, ...]: must have at most 8"),
+        (
+            edit("model", embedding_dim=10**8),
+            "model.embedding_dim: 100000000: must be an integer in [1, 1024]",
+        ),
+        (
+            edit("model", embedding_dim="1e8"),
+            "model.embedding_dim: '1e8': must be an integer in [1, 1024]",
+        ),
+        (edit("model", init_std=NAN), "model.init_std: nan: must be a finite number in (0, 1]"),
+        (
+            edit("train", lr_network=1e30),
+            "train.lr_network: 1e+30: must be a finite number in (0, 10]",
+        ),
+        (
+            edit("train", lr_embedding=0.0),
+            "train.lr_embedding: 0.0: must be a finite number in (0, 10]",
+        ),
+        (edit("train", threads=100_000), "train.threads: 100000: must be an integer in [0, 256]"),
+        (edit("train", batch_size=0), "train.batch_size: 0: must be an integer in [1, 1048576]"),
+        (
+            edit("simulator", rows_per_day=10**9),
+            "simulator.rows_per_day: 1000000000: must be an integer",
+        ),
+        (edit("simulator", user_zipf=INF), "simulator.user_zipf: inf: must be a finite number > 0"),
+        (edit("simulator", days=500), "simulator.days: 500: must be at most horizon_days (180)"),
+        (lambda p: p.update(seed=-1), "seed: -1: must be an integer in [0, 4294967295]"),
+        (
+            edit("paths", quarantine="data/raw"),
+            "paths.quarantine: 'data/raw': must be a folder apart from paths.raw ('data/raw')",
+        ),
+        (
+            edit("paths", quarantine="./data/raw/"),
+            "paths.quarantine: 'data/raw': must be a folder apart",
+        ),
+        (
+            edit("paths", validation="data/raw/checks"),
+            "paths.validation: 'data/raw/checks': must be",
+        ),
+        (edit("paths", models="."), "paths.models: '.': must be a folder apart from paths.raw"),
+        (
+            edit("paths", dashboards="runs"),
+            "paths.dashboards: 'runs': must be a folder apart from paths.runs",
+        ),
+        (
+            edit("simulator", n_userz=5),
+            "unknown key 'simulator.n_userz' (did you mean 'simulator.n_users'?)",
+        ),
+        (
+            lambda p: p["gate"]["focus"][0].update(aucfloor=0.5),
+            "unknown key 'gate.focus[0].aucfloor' (did you mean 'gate.focus[0].auc_floor'?)",
+        ),
+    ],
+)
+def test_nonsense_params_are_refused_in_one_line(change, problem):
+    params = raw_params()
+    change(params)
+    with pytest.raises(ConfigError) as err:
+        parse(params, REPO)
+    message = str(err.value)
+    assert message.startswith(f"params: {problem}")
+    assert "\n" not in message and len(message) < 400  # never the parsed config
+
+
+def test_many_problems_are_listed_on_one_line():
+    params = raw_params()
+    params["model"].update(embedding_dim=0, latent_dim=0, init_std=-1.0)
+    params["train"].update(epochs=0, threads=-1, lr_network=INF)
+    message = str(pytest.raises(ConfigError, parse, params, REPO).value)
+    assert message.count("; ") == 5 and message.endswith("; and 1 more")
+    assert "model.embedding_dim: 0: must be an integer in [1, 1024]" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("key", ["raw", "quarantine", "runs"])
+def test_a_path_outside_the_workspace_is_fine(tmp_path, key):
+    params = raw_params()
+    params["paths"][key] = str(tmp_path / key)
+    assert parse(params, REPO).path(key) == (tmp_path / key).resolve()
+
+
+BILLION_LAUGHS = "\n".join(
+    ['lol0: &lol0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    + [f"lol{i}: &lol{i} [{', '.join([f'*lol{i - 1}'] * 9)}]" for i in range(1, 10)]
+)  # 9**10 "lol"s once expanded: several GB as JSON
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (BILLION_LAUGHS, "line 2: YAML alias *lol0: aliases are not allowed"),
+        ("base: &b {x: 1}\nseed: *b\n", "line 2: YAML alias *b: aliases are not allowed"),
+        ("base: &b {x: 1}\nother:\n  <<: *b\n", "line 3: YAML alias *b"),
+        ("seed: " + "[" * 20 + "]" * 20 + "\n", "line 1: nested deeper than 16 levels"),
+        ("# padding\n" * (1 << 17), "over 1 MiB: too large for a params file"),
+        ("seed: " + "9" * 5000 + "\n", "unreadable value"),
+        ("2026-01-01: 3\n", "not a params mapping"),
+    ],
+)
+def test_unsafe_yaml_is_refused_before_it_is_built(tmp_path, text, message):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConfigError) as err:
+            load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(err.value).startswith(f"{path}: {message}")
+    assert "\n" not in str(err.value)
+    assert peak < 8 << 20  # the bomb is never expanded
+
+
+def test_unreadable_files_are_one_line_errors(tmp_path):
+    (tmp_path / "latin1.yaml").write_bytes(b"seed: \xe9\n")
+    with pytest.raises(ConfigError, match="cannot read the params file"):
+        load(tmp_path / "latin1.yaml")
+    with pytest.raises(ConfigError, match="cannot read the params file"):
+        load(tmp_path)
 
 
 def test_duplicate_scene_names_are_rejected():
