@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export GX_ANALYTICS_ENABLED := False
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup browser demo test lint clean-workspace
+.PHONY: setup browser demo test test-fast lint clean-workspace
 
 $(BIN)/mtms: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+
+test-fast: setup  # the quick loop (~90 s): no slow, end-to-end, browser or server tests
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -m "not slow and not e2e and not browser and not server"
 
 lint: setup
 	$(BIN)/ruff check --fix .

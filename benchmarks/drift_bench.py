@@ -32,7 +32,7 @@ def main() -> None:
     from components.data.simulator import simulate
     from components.features.encoding import Encoder
     from components.models.bundle import Bundle, build
-    from components.monitoring.drift import monitor_day
+    from components.monitoring.drift import Sides, monitor_day
     from components.validation.gate import dataset_contract
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -53,7 +53,9 @@ def main() -> None:
         encoder.fit(reference)
         champion = Bundle("mtms", cfg.model, encoder, build("mtms", encoder, cfg.model, 0), {})
         began = time.perf_counter()
-        summary = monitor_day(cfg, day, table, reference, [start], champion, Path(tmp) / "out")
+        summary = monitor_day(
+            cfg, Sides(day, table, reference, [start]), champion, Path(tmp) / "out"
+        )
         seconds = time.perf_counter() - began
     result = {
         "rows": table.num_rows, "reference_rows": reference.num_rows,

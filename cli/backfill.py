@@ -9,13 +9,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cli.reports import table
+from cli.workspace import hide_error_tracebacks
 from components import runs
 from components.config import Config, Focus
 from components.data.partitions import PartitionError, list_days, parse_day
 from components.monitoring.index import metric
-from components.runs import DayRecord
-from cli.reports import table
-from cli.workspace import hide_error_tracebacks
+from components.records import DayRecord
 
 
 def _cell(record: DayRecord, focus: Focus) -> str:
@@ -29,30 +29,43 @@ def _cell(record: DayRecord, focus: Focus) -> str:
 
 def _gate(record: DayRecord) -> str:
     """The outcome, and the first failed check (focus and check name) of a rejection."""
-    failed = [c for c in (record.decision or {}).get("checks", []) if not c["passed"]]
+    failed = record.decision.failed if record.decision else []
     if not failed:
         return record.outcome
     more = f" +{len(failed) - 1}" if len(failed) > 1 else ""
-    return f"{record.outcome}: {failed[0]['focus']} {failed[0]['name']}{more}"
+    return f"{record.outcome}: {failed[0].focus} {failed[0].name}{more}"
 
 
 def _drift(record: DayRecord) -> str:
     if record.drift is None:
         return "-"
-    return "DRIFT" if record.drift["drifted"] else "no"
+    return "DRIFT" if record.drift.drifted else "no"
 
 
 def day_table(cfg: Config, records: list[DayRecord], title: str):
     """One row per day: rows, validation, candidate vs champion AUC per focus, gate, champion."""
     focus = cfg.gate.focus
-    columns = ["day", "rows", "valid", *(f"{f.scene}/{f.task}" for f in focus), "gate", "champion",
-               "drift"]  # fmt: skip
+    columns = [
+        "day",
+        "rows",
+        "valid",
+        *(f"{f.scene}/{f.task}" for f in focus),
+        "gate",
+        "champion",
+        "drift",
+    ]
     rows = [
-        [r.day, r.rows, "pass" if r.validation["passed"] else "FAIL",
-         *(_cell(r, f) for f in focus), _gate(r),
-         "-" if r.champion is None else f"v{r.champion}", _drift(r)]
+        [
+            r.day.isoformat(),
+            r.rows,
+            "pass" if r.validation.passed else "FAIL",
+            *(_cell(r, f) for f in focus),
+            _gate(r),
+            "-" if r.champion is None else f"v{r.champion}",
+            _drift(r),
+        ]
         for r in records
-    ]  # fmt: skip
+    ]
     return table(title, columns, rows)
 
 
@@ -76,14 +89,17 @@ def run_days(console: Console, cfg: Config, params: Path, days: list[dt.date], f
 
     done: list[DayRecord] = []
     start = time.perf_counter()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())  # fmt: skip
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as progress:
         bar = progress.add_task("daily runs", total=len(days))
         for day in days:
             progress.update(bar, description=f"daily run {day}")
-            done.append(DayRecord.from_dict(daily(day=day.isoformat(), params=str(params),
-                                                  force=force)))  # fmt: skip
+            done.append(daily(day=day.isoformat(), params=str(params), force=force))
             progress.advance(bar)
     console.print(day_table(cfg, done, "daily runs: AUC of candidate/champion (oracle) on the day"))
     console.print(f"{len(done)} days in {time.perf_counter() - start:.0f} s")
@@ -96,9 +112,7 @@ def backfill(console: Console, cfg: Config, params: Path, start: str, end: str, 
     first, last = parse_day(start), parse_day(end)
     if last < first:
         raise PartitionError(f"--end {end} is before --start {start}")
-    have = set(list_days(cfg.path("raw"))) | {
-        dt.date.fromisoformat(r.day) for r in runs.records(cfg)
-    }
+    have = set(list_days(cfg.path("raw"))) | {r.day for r in runs.records(cfg)}
     days = sorted(d for d in have if first <= d <= last)
     if not days:
         raise PartitionError(f"no partitions from {first} to {last} under {cfg.paths.raw}")

@@ -14,8 +14,12 @@ def dashboard(console: Console, cfg: Config, port: int) -> int:
 
     argv = ui_command(cfg, port)
     index = cfg.path("dashboards") / "index.html"
-    console.print(f"Evidently UI on http://127.0.0.1:{port} (Ctrl-C stops it); the static page: "
-                  f"{index}", markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+    console.print(
+        f"Evidently UI on http://127.0.0.1:{port} (Ctrl-C stops it); the static page: {index}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
     try:
         return subprocess.run(argv).returncode
     except KeyboardInterrupt:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from cli.reports import table
+from cli.workspace import use_workspace
 from components import atomic
 from components.config import Config, ConfigError, load
 from components.data.corruption import KINDS
@@ -25,15 +27,22 @@ from components.registry import RegistryError
 from components.runs import RunLockedError, next_day
 from components.training.chain import TrainingError
 from components.validation.gate import dataset_contract, validate_day
-from cli.reports import table
 from flows.schedule import ScheduleError
-from cli.workspace import use_workspace
 
 console = Console(width=None if sys.stdout.isatty() else 160)  # files and pipes get wide tables
 ERRORS = (
-    ConfigError, PartitionError, LoaderError, VersioningError, BundleError, TrainingError,
-    EvaluationError, ScoringError, RegistryError, RunLockedError, ScheduleError,
-)  # fmt: skip
+    ConfigError,
+    PartitionError,
+    LoaderError,
+    VersioningError,
+    BundleError,
+    TrainingError,
+    EvaluationError,
+    ScoringError,
+    RegistryError,
+    RunLockedError,
+    ScheduleError,
+)
 
 
 def _version(cfg: Config) -> None:
@@ -43,8 +52,8 @@ def _version(cfg: Config) -> None:
 
 
 def cmd_simulate(cfg: Config, args: argparse.Namespace) -> int:
-    from components.data.simulator import simulate
     from cli.reports import print_signal
+    from components.data.simulator import simulate
 
     sim = cfg.simulator
     if args.rows_per_day:
@@ -53,9 +62,14 @@ def cmd_simulate(cfg: Config, args: argparse.Namespace) -> int:
     days = args.days or sim.days
     with console.status("simulating") as status:
         written = simulate(
-            sim, cfg.seed, cfg.path("raw"), start, days, args.corrupt,
+            sim,
+            cfg.seed,
+            cfg.path("raw"),
+            start,
+            days,
+            args.corrupt,
             on_day=lambda w: status.update(f"simulated {w.day} ({w.status})"),
-        )  # fmt: skip
+        )
     rows = [[w.day, w.rows, w.ctr, w.cvr, w.status] for w in written]
     columns = ["day", "rows", "CTR", "CVR", "status"]
     console.print(table(f"partitions in {cfg.paths.raw}", columns, rows))
@@ -139,8 +153,8 @@ def cmd_status(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_replay(cfg: Config, args: argparse.Namespace) -> int:
-    from components.training.replay import curve, replay, summary
     from cli.training import set_threads
+    from components.training.replay import curve, replay, summary
 
     set_threads(cfg)
     with console.status("replaying the warm-start chain") as status:
@@ -179,6 +193,25 @@ def cmd_schedule(cfg: Config, args: argparse.Namespace) -> int:
     return schedule(console, cfg, Path(args.params))
 
 
+def _int_in(low: int, high: int | None, what: str):
+    """An argparse type: an integer in [low, high], else a usage error naming the range."""
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    return convert
+
+
+POSITIVE = _int_in(1, None, "a positive integer")
+PORT = _int_in(1, 65535, "a port (1..65535)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mtms", description=__doc__)
     parser.add_argument(
@@ -188,8 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("simulate", help="write simulated day partitions")
     p.add_argument("--start", help="first day (default: simulator.start)")
-    p.add_argument("--days", type=int, help="number of days (default: simulator.days)")
-    p.add_argument("--rows-per-day", type=int, help="mean impressions per day")
+    p.add_argument("--days", type=POSITIVE, help="number of days (default: simulator.days)")
+    p.add_argument("--rows-per-day", type=POSITIVE, help="mean impressions per day")
     p.add_argument("--corrupt", choices=KINDS, help="inject one corruption into every day written")
     p.add_argument("--report", action="store_true", help="print signal shares and oracle AUC")
     p.set_defaults(run=cmd_simulate)
@@ -245,14 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="the MLflow scoring server on the champion")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5001)
+    p.add_argument("--port", type=PORT, default=5001)
     p.set_defaults(run=cmd_serve)
 
     p = sub.add_parser("rollback", help="move `champion` back to the previous champion")
     p.set_defaults(run=cmd_rollback)
 
     p = sub.add_parser("dashboard", help="the Evidently UI on the monitoring workspace")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=PORT, default=8000)
     p.set_defaults(run=cmd_dashboard)
 
     p = sub.add_parser("schedule", help="serve the daily flow as a Prefect deployment on its cron")

@@ -43,14 +43,18 @@ def serve(console: Console, cfg: Config, host: str, port: int) -> int:
     console.print(
         f"serving {registry.model_uri()}: version {champion.number} (day {champion.day}, "
         f"bundle {champion.checksum[:12]}) from {registry.tracking_uri}",
-        markup=False, highlight=False, soft_wrap=True,
-    )  # fmt: skip
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print("score rows (answers p_ctr, p_cvr, p_ctcvr per row):", markup=False)
     console.print(
         f"curl -s http://{shown}:{port}/invocations -H 'Content-Type: application/json' "
         f"-d '{body}'",
-        markup=False, highlight=False, soft_wrap=True,
-    )  # fmt: skip
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print("the alias is read at start: restart after a promotion or rollback")
     try:
         return subprocess.run(argv, env=env).returncode
@@ -70,7 +74,9 @@ def rollback(console: Console, cfg: Config) -> int:
     console.print(
         f"{registry.name}: champion {was} -> version {after.number} (day {after.day}); "
         f"previous is now {then}",
-        markup=False, highlight=False, soft_wrap=True,
-    )  # fmt: skip
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print("restart `mtms serve` to serve it")
     return 0

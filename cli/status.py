@@ -6,11 +6,11 @@ import json
 
 from rich.console import Console
 
+from cli.reports import table
 from components import runs
 from components.config import Config
 from components.registry import Version
 from components.registry.mlflow_registry import Registry
-from cli.reports import table
 
 RECENT = 10
 
@@ -18,8 +18,12 @@ RECENT = 10
 def _version(v: Version | None) -> dict | None:
     if v is None:
         return None
-    return {"version": v.number, "run_day": v.tags.get("run_day"), "trained_through": v.day,
-            "run_id": v.run_id}  # fmt: skip
+    return {
+        "version": v.number,
+        "run_day": v.tags.get("run_day"),
+        "trained_through": v.day,
+        "run_id": v.run_id,
+    }
 
 
 def collect(cfg: Config) -> dict:
@@ -30,17 +34,17 @@ def collect(cfg: Config) -> dict:
         "previous": _version(reg.previous()),
         "days": [
             {
-                "day": r.day,
+                "day": r.day.isoformat(),
                 "outcome": r.outcome,
-                "validation": r.validation["passed"],
-                "gate": None if r.decision is None else r.decision["passed"],
-                "reasons": [] if r.decision is None else r.decision["reasons"],
-                "drift": None if r.drift is None else r.drift.get("drifted"),
+                "validation": r.validation.passed,
+                "gate": None if r.decision is None else r.decision.passed,
+                "reasons": [] if r.decision is None else r.decision.reasons,
+                "drift": None if r.drift is None else r.drift.drifted,
                 "version": r.version,
                 "champion": r.champion,
             }
             for r in recent
-        ],  # fmt: skip
+        ],
         "stores": {
             "raw": str(cfg.path("raw")),
             "models": str(cfg.path("models")),
@@ -69,9 +73,18 @@ def status(console: Console, cfg: Config, as_json: bool) -> int:
         console.print(f"{role}: {text}")
     gate = lambda x: "-" if x is None else ("pass" if x else "reject")  # noqa: E731
     drift = lambda x: "-" if x is None else ("DRIFT" if x else "no")  # noqa: E731
-    rows = [[d["day"], d["outcome"], "pass" if d["validation"] else "FAIL",
-             "; ".join(d["reasons"]) or gate(d["gate"]), drift(d["drift"]),
-             d["version"], d["champion"]] for d in info["days"]]  # fmt: skip
+    rows = [
+        [
+            d["day"],
+            d["outcome"],
+            "pass" if d["validation"] else "FAIL",
+            "; ".join(d["reasons"]) or gate(d["gate"]),
+            drift(d["drift"]),
+            d["version"],
+            d["champion"],
+        ]
+        for d in info["days"]
+    ]
     columns = ["day", "outcome", "validation", "gate", "drift", "version", "champion"]
     console.print(table(f"last {len(rows)} daily runs", columns, rows))
     console.print(f"next day to run: {info['next_day'] or 'none'}")

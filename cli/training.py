@@ -11,6 +11,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cli.reports import table
 from components import atomic
 from components.config import Config
 from components.data.partitions import PartitionError, list_days, parse_day, read_partition
@@ -18,7 +19,6 @@ from components.evaluation.evaluate import check_unseen
 from components.evaluation.evaluate import evaluate as evaluate_bundle
 from components.models import bundle as bundles
 from components.training.chain import TrainedDay, train_chain
-from cli.reports import table
 
 
 def set_threads(cfg: Config) -> None:
@@ -71,8 +71,21 @@ def evaluate(console: Console, cfg: Config, bundle: Path, day: dt.date, out: Pat
     check_unseen(loaded, day)
     metrics = evaluate_bundle(loaded, read_partition(cfg.path("raw"), day))
     columns = ["scene", "task", "rows", "pos", "AUC", "oracle", "GAUC", "logloss", "MAE", "calib"]
-    rows = [[m.scene, m.task, m.rows, m.positives, m.auc, m.oracle_auc, m.gauc, m.logloss,
-             m.mae, m.calibration] for m in metrics]  # fmt: skip
+    rows = [
+        [
+            m.scene,
+            m.task,
+            m.rows,
+            m.positives,
+            m.auc,
+            m.oracle_auc,
+            m.gauc,
+            m.logloss,
+            m.mae,
+            m.calibration,
+        ]
+        for m in metrics
+    ]
     console.print(table(f"{loaded.name} ({bundle.name}) on {day}", columns, rows))
     if out:
         atomic.write_text(out, json.dumps([m.to_record() for m in metrics], indent=2))

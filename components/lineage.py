@@ -23,8 +23,13 @@ def git_commit(cfg: Config) -> str:
         )
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                           cwd=cfg.root, capture_output=True, text=True, timeout=10)  # fmt: skip
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=cfg.root,
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     commit = out.stdout.strip() if out.returncode == 0 else "unknown"
     return commit + ("-dirty" if commit != "unknown" and dirty.stdout.strip() else "")
 

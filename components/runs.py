@@ -1,4 +1,4 @@
-"""What each daily run did, and the lock that keeps daily runs apart.
+"""Where each daily run's record is kept, and the lock that keeps daily runs apart.
 
 A run's last step writes its record, `runs/day=YYYY-MM-DD.json` (atomically): a day with
 a record is finished and a rerun returns it instead of promoting twice. A crash before
@@ -9,90 +9,37 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import json
-import math
 import os
+import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import replace
 from pathlib import Path
 
-from components import atomic
+from components import atomic, codec
 from components.config import Config
-from components.data.partitions import list_days
+from components.data.partitions import day_name, list_days
+from components.records import DayRecord, Outcome
 
 LOCK_FILE = ".lock"
-OUTCOMES = ("quarantined", "no-training-data", "promoted", "rejected")
+OUTCOMES = typing.get_args(Outcome)
 
 
 class RunLockedError(RuntimeError):
     """Another daily run holds the workspace lock."""
 
 
-@dataclass
-class DayRecord:
-    day: str
-    outcome: str  # one of OUTCOMES
-    rows: int  # rows of the day's partition (the evaluation rows)
-    validation: dict  # passed, reasons, seconds
-    trained: dict | None = None  # window, rows, parent, warm/cold, bundle path and checksum
-    candidate: list[dict] = field(default_factory=list)  # metric records, scene x task
-    champion_metrics: list[dict] = field(default_factory=list)  # the champion's, same rows
-    decision: dict | None = None  # the gate's Decision.to_record()
-    version: int | None = None  # the candidate's registered version
-    champion_before: int | None = None
-    champion: int | None = None  # the champion version after the run
-    run_id: str | None = None  # the MLflow run
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per component step
-    drift: dict | None = None  # the monitoring step's summary, when it ran
-    finished: str = ""  # UTC time the record was written
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> DayRecord:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def model_values(record: DayRecord) -> dict[str, float]:
-    """A day's numbers for the monitoring project: AUC, oracle AUC and calibration per
-    scene and task, rows, and the gate's decision (1 pass, 0 reject; absent without one)."""
-    values: dict[str, float] = {"rows": float(record.rows)}
-    for m in record.candidate:
-        for key in ("auc", "oracle_auc", "calibration"):
-            if m.get(key) is not None and math.isfinite(m[key]):
-                values[f"{key}.{m['scene']}.{m['task']}"] = float(m[key])
-    if record.decision is not None:
-        values["gate.passed"] = float(record.decision["passed"])
-        values["promoted"] = float(record.outcome == "promoted")
-    return values
-
-
 def record_path(cfg: Config, day: dt.date) -> Path:
-    return cfg.path("runs") / f"day={day.isoformat()}.json"
-
-
-def plain(value):
-    """JSON-ready: NaN and inf become None (json.dumps would write invalid `NaN`)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
+    return cfg.path("runs") / day_name(day, ".json")
 
 
 def save_record(cfg: Config, record: DayRecord) -> Path:
     if record.outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {record.outcome!r}; expected one of {OUTCOMES}")
-    record.finished = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    path = record_path(cfg, dt.date.fromisoformat(record.day))
-    text = json.dumps(plain(record.to_dict()), indent=2, default=str, allow_nan=False)
-    atomic.write_text(path, text)
-    return path
+    finished = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return atomic.write_text(
+        record_path(cfg, record.day), codec.dumps(replace(record, finished=finished))
+    )
 
 
 def supersede(cfg: Config, day: dt.date) -> None:
@@ -105,19 +52,19 @@ def supersede(cfg: Config, day: dt.date) -> None:
 
 def load_record(cfg: Config, day: dt.date) -> DayRecord | None:
     path = record_path(cfg, day)
-    return DayRecord.from_dict(json.loads(path.read_text())) if path.exists() else None
+    return codec.loads(DayRecord, path.read_text()) if path.exists() else None
 
 
 def records(cfg: Config) -> list[DayRecord]:
     """Every finished day, oldest first."""
     folder = cfg.path("runs")
     paths = sorted(folder.glob("day=*.json")) if folder.is_dir() else []
-    return [DayRecord.from_dict(json.loads(p.read_text())) for p in paths]
+    return [codec.loads(DayRecord, p.read_text()) for p in paths]
 
 
 def next_day(cfg: Config) -> dt.date | None:
     """The oldest partition after the last finished day: what a scheduled run takes."""
-    done = [dt.date.fromisoformat(r.day) for r in records(cfg)]
+    done = [r.day for r in records(cfg)]
     after = max(done) if done else dt.date.min
     pending = [d for d in list_days(cfg.path("raw")) if d > after]
     return pending[0] if pending else None

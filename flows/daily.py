@@ -12,89 +12,96 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import replace
 
+import pyarrow as pa
 from prefect import flow
 
 from components import runs
-from components.config import load
+from components.config import Config, load
 from components.data.partitions import parse_day
-from components.evaluation.evaluate import EvaluationError
-from components.runs import DayRecord
+from components.lineage import lineage
+from components.records import DayRecord
+from components.registry.mlflow_registry import Registry
 from flows import steps
+from flows.steps import Candidate
 
 
 @flow(name="mtms-daily")
-def daily(day: str | None = None, params: str = "params.yaml", force: bool = False) -> dict:
-    """Run one day (default: the oldest partition after the last finished day)."""
+def daily(
+    day: str | None = None, params: str = "params.yaml", force: bool = False
+) -> DayRecord | None:
+    """Run one day (default: the oldest partition after the last finished day); None when
+    every partition has a finished run."""
     cfg = load(params)
     when = parse_day(day) if day else runs.next_day(cfg)
     if when is None:
-        return {"day": None, "outcome": "nothing to do: every partition has a finished run"}
+        return None
     with runs.lock(cfg, f"day {when}"):
         done = runs.load_record(cfg, when)
         if done and not force:  # idempotent: a finished day is never promoted twice
-            return done.to_dict()
+            return done
         runs.supersede(cfg, when)  # a forced rerun that crashes is resumed by a plain one
         start = time.perf_counter()
         with steps.stopwatch() as seconds:
             record = run_day(cfg, when, force)
-        record.timings = {**seconds, "flow": round(time.perf_counter() - start, 3)}
+        record = replace(record, timings={**seconds, "flow": round(time.perf_counter() - start, 3)})
         steps.save(cfg, record)
         steps.publish(cfg, record)  # dashboards: the Evidently project and index.html
-    return record.to_dict()
+    return record
 
 
-def run_day(cfg, day: dt.date, force: bool) -> DayRecord:
+def run_day(cfg: Config, day: dt.date, force: bool) -> DayRecord:
     report = steps.validate(cfg, day)
-    validation = {"passed": report.passed, "reasons": report.reasons, "seconds": report.seconds}
-    record = DayRecord(day.isoformat(), "quarantined", report.rows, validation)
     if not report.passed:  # stop before training: the registry is untouched
         steps.track_data(cfg)
-        return record
+        return DayRecord(day, "quarantined", report.rows, report)
     registry = steps.registry(cfg)
-    champion, champion_bundle = steps.champion(registry)
-    record.champion_before = record.champion = champion.number if champion else None
-    if champion is not None and champion.day >= day.isoformat():
-        raise EvaluationError(
-            f"the champion (v{champion.number}) was trained through {champion.day}; "
-            f"rerunning {day} would judge it on rows it saw"
-        )
+    serving = steps.champion(registry)
+    serving.check_unseen(day)
     table = steps.read_day(cfg, day)
     # an unloadable champion scores nothing ([]): the candidate is still not a first model
-    champion_metrics = None if champion is None else []
-    if champion_bundle is not None:
-        champion_metrics = steps.evaluate(champion_bundle, table)
-    record.champion_metrics = [m.to_record() for m in champion_metrics or []]
-    drift = steps.monitor(cfg, day, table, champion_bundle)  # marks the day; never blocks
-    record.drift = drift.to_record() if drift else None
-    candidate, version, trained = steps.candidate(cfg, registry, day, champion, force)
+    champion_metrics = None if serving.version is None else []
+    if serving.bundle is not None:
+        champion_metrics = steps.evaluate(serving.bundle, table)
+    drift = steps.monitor(cfg, day, table, serving.bundle)  # marks the day; never blocks
+    record = DayRecord(
+        day,
+        "no-training-data",
+        report.rows,
+        report,
+        champion_metrics=champion_metrics,
+        champion_before=serving.number,
+        champion=serving.number,
+        drift=drift,
+    )
+    candidate = steps.candidate(cfg, registry, day, serving, force)
     if candidate is None:  # no validated data in the window ending T-1
-        record.outcome = "no-training-data"
         return record
-    record.trained = trained
-    return judge(
-        cfg, registry, record, table, candidate, version, champion, champion_metrics, drift
-    )
+    return judge(cfg, registry, record, table, candidate)
 
 
-def judge(cfg, registry, record, table, candidate, version, champion, champion_metrics, drift):
+def judge(
+    cfg: Config, registry: Registry, record: DayRecord, table: pa.Table, candidate: Candidate
+) -> DayRecord:
     """Gate the candidate on the day's rows, log the MLflow run, register, promote on a pass."""
-    day = dt.date.fromisoformat(record.day)
-    metrics = steps.evaluate(candidate, table)
-    record.candidate = [m.to_record() for m in metrics]
-    decision = steps.gate(cfg, metrics, champion_metrics)
-    record.decision = decision.to_record()
-    record.run_id = steps.log_run(
-        cfg, registry, day, record.trained, metrics, champion_metrics, decision, drift
-    )
-    if version is None:
-        version = steps.register(cfg, registry, record.run_id, day, record.trained)
-    record.version = version.number
-    if champion is not None and version.number == champion.number:  # promoted, then crashed
-        replaced = version.tags.get("replaced")
-        record.champion_before = int(replaced) if replaced else None
+    metrics = steps.evaluate(candidate.bundle, table)
+    decision = steps.gate(cfg, metrics, record.champion_metrics)
+    judged = replace(record, trained=candidate.trained, candidate=metrics, decision=decision)
+    trained = candidate.trained
+    tags = lineage(cfg, record.day, trained.through.isoformat(), trained.parent)
+    run_id = steps.log_run(cfg, registry, judged, tags)
+    version = candidate.version or steps.register(registry, run_id, trained, tags)
+    before = record.champion_before
+    if version.number == before:  # promoted by a run that crashed before its record
+        before = int(version.tags["replaced"]) if version.tags.get("replaced") else None
     if decision.passed:
         steps.promote(registry, version)
-        record.champion = version.number
-    record.outcome = "promoted" if decision.passed else "rejected"
-    return record
+    return replace(
+        judged,
+        outcome="promoted" if decision.passed else "rejected",
+        run_id=run_id,
+        version=version.number,
+        champion_before=before,
+        champion=version.number if decision.passed else record.champion,
+    )

@@ -48,7 +48,9 @@ def schedule(console: Console, cfg: Config, params: Path) -> int:
 
     deployed = deployment(cfg, params)
     s = cfg.schedule
-    console.print(f"serving deployment mtms-daily/{s.deployment}: cron '{s.cron}' ({s.timezone}), "
-                  f"params {params.resolve()}; Ctrl-C stops it")  # fmt: skip
+    console.print(
+        f"serving deployment mtms-daily/{s.deployment}: cron '{s.cron}' ({s.timezone}), "
+        f"params {params.resolve()}; Ctrl-C stops it"
+    )
     serve(deployed, limit=1)
     return 0

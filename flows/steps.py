@@ -7,31 +7,33 @@ input (every mtms error is a ValueError) fails at once with its one-line message
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from components import runs
+from components import codec, runs
 from components.config import Config
-from components.data.partitions import read_partition
+from components.data.partitions import day_name, read_partition
 from components.data.versioning import VersioningError, track
+from components.evaluation.evaluate import EvaluationError
 from components.evaluation.evaluate import evaluate as evaluate_bundle
 from components.evaluation.gate import Decision, decide
 from components.evaluation.metrics import Metrics
-from components.lineage import lineage, params_hash, run_metrics, run_params
+from components.lineage import params_hash, run_metrics, run_params
 from components.models import bundle as bundles
 from components.models.bundle import Bundle, BundleError
-from components.monitoring.drift import DriftSummary, monitor_day
+from components.monitoring.drift import DriftSummary, Sides, monitor_day
 from components.monitoring.evidently_report import add_day_values, build_dashboard
 from components.monitoring.index import build_index
+from components.records import DayRecord, Trained
 from components.registry import RegistryError, Version
 from components.registry.mlflow_registry import Registry
 from components.training.chain import choose_parent, train_day, window
@@ -103,19 +105,54 @@ def registry(cfg: Config) -> Registry:
     return Registry(cfg)
 
 
+@dataclass(frozen=True)
+class Serving:
+    """The champion version, where its bundle is and the bundle itself (loaded once a run;
+    path or bundle None when the registry or the file cannot give them)."""
+
+    version: Version | None
+    path: Path | None = None
+    bundle: Bundle | None = None
+
+    @property
+    def number(self) -> int | None:
+        return None if self.version is None else self.version.number
+
+    def check_unseen(self, day: dt.date) -> None:
+        """Refuse to judge the champion on a day it trained on (a rerun of an old day)."""
+        if self.version is not None and self.version.day >= day.isoformat():
+            raise EvaluationError(
+                f"the champion (v{self.number}) was trained through {self.version.day}; "
+                f"rerunning {day} would judge it on rows it saw"
+            )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    bundle: Bundle
+    trained: Trained
+    version: Version | None  # registered already, by a run that crashed after registering
+
+
 @task(**IO)
-def champion(reg: Registry) -> tuple[Version | None, Bundle | None]:
-    """The serving version and its bundle (None when the bundle cannot be loaded)."""
+def champion(reg: Registry) -> Serving:
+    """The serving version and its bundle."""
     with timed("champion"):
         version = reg.champion()
         if version is None:
-            return None, None
+            return Serving(None)
         try:
-            return version, bundles.load(reg.bundle_path(version))
-        except (BundleError, RegistryError, OSError) as err:
-            log.warning("champion v%s cannot be loaded (%s): not compared with it",
-                        version.number, err)  # fmt: skip
-            return version, None
+            path = reg.bundle_path(version)
+        except (RegistryError, OSError) as err:
+            log.warning("champion v%s has no usable bundle: %s", version.number, err)
+            return Serving(version)
+        try:
+            return Serving(version, path, bundles.load(path))
+        except (BundleError, OSError) as err:
+            log.warning(
+                "champion v%s cannot be loaded (%s): not compared with it", version.number, err
+            )
+            return Serving(version, path)
 
 
 @task(**IO)
@@ -124,21 +161,12 @@ def read_day(cfg: Config, day: dt.date) -> pa.Table:
         return read_partition(cfg.path("raw"), day)
 
 
-def _trained(bundle: Bundle, path: Path, parent: str, t=None) -> dict:
-    meta = bundle.meta
-    info = {"through": meta["day"], "window": meta["window"], "rows": meta["rows"],
-            "parent": parent, "bundle": str(path), "checksum": meta["checksum"],
-            "parent_checksum": meta.get("parent"), "stages": meta["stages"]}  # fmt: skip
-    if t is not None:
-        info |= {"warm": t.warm is not None, "encode_seconds": round(t.encode_seconds, 3)}
-    return info
-
-
 @task(**STEP)
 def candidate(
-    cfg: Config, reg: Registry, day: dt.date, champ: Version | None, force: bool
-) -> tuple[Bundle | None, Version | None, dict | None]:
-    """Today's candidate, trained through T-1; or the version an interrupted run registered."""
+    cfg: Config, reg: Registry, day: dt.date, serving: Serving, force: bool
+) -> Candidate | None:
+    """Today's candidate, trained through T-1; or the version an interrupted run registered.
+    None when the window ending T-1 holds no validated day."""
     through = day - dt.timedelta(days=1)
     found = None if force else reg.find(through)
     if found is not None and found.tags.get("params_hash") != params_hash(cfg):
@@ -146,24 +174,17 @@ def candidate(
     if found is not None:  # a crash after registration: finish that version, do not add one
         path = reg.bundle_path(found)
         bundle = bundles.load(path)
-        return bundle, found, _trained(bundle, path, found.tags.get("parent", "unknown"))
+        return Candidate(
+            bundle, Trained.of(bundle, path, found.tags.get("parent", "unknown")), found
+        )
     with timed("validation"):  # train only on validated days
         if not validated(cfg, window(cfg, through)):
-            return None, None, None
+            return None
     with timed("train"):
-        parent, source = choose_parent(cfg, cfg.model.name, through, lambda: _bundle_of(reg, champ))
+        champion = lambda: serving.path  # noqa: E731
+        parent, source = choose_parent(cfg, cfg.model.name, through, champion, serving.bundle)
         bundle, t = train_day(cfg, cfg.model.name, through, parent)
-    return bundle, None, _trained(bundle, t.path, source, t)
-
-
-def _bundle_of(reg: Registry, version: Version | None) -> Path | None:
-    if version is None:
-        return None
-    try:
-        return reg.bundle_path(version)
-    except (RegistryError, OSError) as err:
-        log.warning("champion v%s has no usable bundle: %s", version.number, err)
-        return None
+    return Candidate(bundle, Trained.of(bundle, t.path, source, t), None)
 
 
 @task(**STEP)
@@ -189,53 +210,54 @@ def monitor(
         if not days:
             return None
         reference = pa.concat_tables([read_partition(cfg.path("raw"), d) for d in days])
-        out = cfg.path("dashboards") / f"day={day.isoformat()}"
-        return monitor_day(cfg, day, table, reference, days, champion, out)
+        out = cfg.path("dashboards") / day_name(day)
+        return monitor_day(cfg, Sides(day, table, reference, days), champion, out)
 
 
 @task(**IO)
-def publish(cfg: Config, record: runs.DayRecord) -> None:
+def publish(cfg: Config, record: DayRecord) -> None:
     """The day's model values into the Evidently project, its panels, and index.html."""
     with timed("publish"):
-        add_day_values(cfg, dt.date.fromisoformat(record.day), runs.model_values(record))
+        add_day_values(cfg, record.day, record.values())
         build_dashboard(cfg)
         build_index(cfg, runs.records(cfg))
 
 
 @task(**IO)
-def log_run(
-    cfg: Config, reg: Registry, day: dt.date, trained: dict, metrics: list[Metrics],
-    champion_metrics: list[Metrics] | None, decision: Decision, drift: DriftSummary | None,
-) -> str:  # fmt: skip
-    """One MLflow run per day: params, metrics of both models, the decision, lineage."""
+def log_run(cfg: Config, reg: Registry, record: DayRecord, tags: dict[str, str]) -> str:
+    """One MLflow run per day: params, metrics of both models and of drift, the decision,
+    lineage."""
     with timed("log_run"):
-        parent = next((v for v in reg.versions() if v.checksum == trained.get("parent_checksum")),
-                      None)  # fmt: skip
-        tags = lineage(cfg, day, trained["through"], trained["parent"])
-        tags |= {"gate": "pass" if decision.passed else "reject",
-                 "gate_reasons": "; ".join(decision.reasons)[:4000] or "none",
-                 "parent_version": str(parent.number) if parent else "none"}  # fmt: skip
-        numbers = run_metrics("candidate", metrics) | run_metrics(
-            "champion", champion_metrics or []
-        )
-        gate_json = json.dumps(decision.to_record(), indent=2)
-        artifacts = {"gate.json": gate_json, "trained.json": json.dumps(trained, indent=2)}
-        if drift is not None:
-            artifacts["drift.json"] = json.dumps(drift.to_record(), indent=2)
-        return reg.log_run(day, run_params(cfg), numbers, tags, artifacts)
+        trained, decision = record.trained, record.decision
+        parent = next((v for v in reg.versions() if v.checksum == trained.parent_checksum), None)
+        tags = tags | {
+            "gate": "pass" if decision.passed else "reject",
+            "gate_reasons": "; ".join(decision.reasons)[:4000] or "none",
+            "parent_version": str(parent.number) if parent else "none",
+        }
+        numbers = run_metrics("candidate", record.candidate)
+        numbers |= run_metrics("champion", record.champion_metrics or [])
+        artifacts = {"gate.json": codec.dumps(decision), "trained.json": codec.dumps(trained)}
+        if record.drift is not None:  # as docs/monitoring.md promises
+            numbers |= record.drift.mlflow_metrics()
+            artifacts["drift.json"] = codec.dumps(record.drift)
+            tags |= {
+                "drift": "yes" if record.drift.drifted else "no",
+                "drift_alerts": "; ".join(record.drift.alerts)[:4000] or "none",
+            }
+        return reg.log_run(record.day, run_params(cfg), numbers, tags, artifacts)
 
 
 @task(**IO)
-def register(cfg: Config, reg: Registry, run_id: str, day: dt.date, trained: dict) -> Version:
+def register(reg: Registry, run_id: str, trained: Trained, tags: dict[str, str]) -> Version:
     """A new version for the candidate (retry-safe: an existing one is returned)."""
     with timed("register"):
-        found = reg.find(dt.date.fromisoformat(trained["through"]), trained["checksum"])
+        found = reg.find(trained.through, trained.checksum)
         if found is not None:
             return found
-        if bundles.checksum(Path(trained["bundle"])) != trained["checksum"]:
-            raise BundleError(f"{trained['bundle']} changed after it was evaluated; rerun the day")
-        tags = lineage(cfg, day, trained["through"], trained["parent"])
-        return reg.register(run_id, Path(trained["bundle"]), tags)
+        if bundles.checksum(trained.bundle) != trained.checksum:
+            raise BundleError(f"{trained.bundle} changed after it was evaluated; rerun the day")
+        return reg.register(run_id, trained.bundle, tags)
 
 
 @task(**IO)
@@ -245,5 +267,5 @@ def promote(reg: Registry, version: Version) -> None:
 
 
 @task(**IO)
-def save(cfg: Config, record: runs.DayRecord) -> Path:
+def save(cfg: Config, record: DayRecord) -> Path:
     return runs.save_record(cfg, record)

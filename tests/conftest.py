@@ -3,49 +3,16 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 
-from components.config import Config, load
+from components.config import Config
+from tests.helpers import REPO as REPO  # re-exported for modules not yet on tests.helpers
+from tests.helpers import dvc_workspace, write_params
 
-REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-
-# A world small enough for tests, with the default's shape (heavy tails, 4 scenes).
-SMALL = {
-    "simulator": {
-        "rows_per_day": 20000,
-        "n_users": 4000,
-        "new_users_per_day": 40,
-        "n_ads": 600,
-        "n_advertisers": 80,
-        "n_brands": 200,
-        "horizon_days": 30,
-    },
-    "validation": {"min_rows": 500},
-    "train": {"batch_size": 1024},  # fewer rows than the default: keep some steps per day
-}
-
-
-def merge(base: dict, overrides: dict) -> dict:
-    out = dict(base)
-    for key, value in overrides.items():
-        out[key] = merge(base[key], value) if isinstance(value, dict) else value
-    return out
-
-
-def write_params(root: Path, overrides: dict | None = None) -> Config:
-    """A params.yaml in `root`: the repo's, with the small world and any overrides."""
-    raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    raw = merge(merge(raw, SMALL), overrides or {})
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-    return load(root / "params.yaml")
 
 
 @pytest.fixture
@@ -53,14 +20,10 @@ def cfg(tmp_path: Path) -> Config:
     return write_params(tmp_path / "ws")
 
 
-def dvc_workspace(root: Path) -> Path:
-    """A git + DVC workspace like the repo's: same .dvc/config and .dvcignore."""
-    root.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=root, check=True)
-    for name in (".dvc/config", ".dvcignore"):  # data.dvc is created by the first track()
-        shutil.copy(REPO / name, root / name)
-    return root
+@pytest.fixture
+def make_dvc_workspace(tmp_path: Path) -> Callable[[str], Path]:
+    """make_dvc_workspace(name): a git + DVC workspace like the repo's at tmp_path/name."""
+    return lambda name="ws": dvc_workspace(tmp_path / name)
 
 
 @pytest.fixture(scope="session")

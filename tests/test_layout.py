@@ -66,8 +66,8 @@ def test_dvc_yaml_stages_read_the_configured_paths_and_real_commands():
 
 
 def test_dvc_chain_stage_is_the_replay_with_its_params_and_outputs():
-    from components.training import replay
     from cli.main import build_parser
+    from components.training import replay
 
     cfg = load(REPO / "params.yaml")
     dvc_yaml = yaml.safe_load((REPO / "dvc.yaml").read_text())

@@ -23,8 +23,23 @@ class PartitionError(ValueError):
     """A partition that is missing, already there, or unreadable."""
 
 
+def day_name(day: dt.date, suffix: str = "") -> str:
+    """`day=YYYY-MM-DD` + suffix: how every per-day file and folder is named (partitions,
+    day records, validation results, bundles, dashboards), so they sort by day."""
+    return f"day={day.isoformat()}{suffix}"
+
+
+def day_of(path: Path) -> dt.date | None:
+    """The day a per-day file or folder is named after (None for any other name)."""
+    stem = path.name.split(".", 1)[0]
+    try:
+        return dt.date.fromisoformat(stem.removeprefix("day=")) if stem.startswith("day=") else None
+    except ValueError:
+        return None
+
+
 def partition_dir(root: Path, day: dt.date) -> Path:
-    return Path(root) / f"day={day.isoformat()}"
+    return Path(root) / day_name(day)
 
 
 def parse_day(text: str) -> dt.date:

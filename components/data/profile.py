@@ -8,18 +8,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from components.data.contract import Contract
+from components.data.labels import counts
 from components.data.partitions import list_days, read_partition
 
 
 def label_rates(table: pa.Table, contract: Contract) -> dict:
     """{rows, ctr (clicks / rows), cvr (conversions / clicks)}; rates are 0 where undefined."""
-    rows = table.num_rows
-    clicks = (pc.sum(table[contract.click]).as_py() or 0) if rows else 0
-    conversions = (pc.sum(table[contract.conversion]).as_py() or 0) if clicks else 0
+    c = counts(table, contract)
     return {
-        "rows": rows,
-        "ctr": round(clicks / rows, 6) if rows else 0.0,
-        "cvr": round(conversions / clicks, 6) if clicks else 0.0,
+        "rows": c.rows,
+        "ctr": round(c.ctr, 6) if c.rows else 0.0,
+        "cvr": round(c.cvr, 6) if c.clicks else 0.0,
     }
 
 

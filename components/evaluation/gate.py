@@ -9,9 +9,9 @@ nothing to regress from, and serving a model beats serving none.
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
+from components.codec import encode, finite
 from components.config import Focus, GateConfig
 from components.evaluation.metrics import Metrics
 
@@ -30,27 +30,24 @@ class Decision:
     checks: tuple[Check, ...]
     first_model: bool  # no champion to compare with: floors only
 
+    DERIVED = ("reasons",)  # written for readers of gate.json and the day record
+
     @property
     def reasons(self) -> list[str]:
         """One line per failed check."""
         return [f"{c.focus}: {c.detail}" for c in self.checks if not c.passed]
 
-    def summary(self) -> str:
-        if self.passed:
-            return "pass (first model: floors only)" if self.first_model else "pass"
-        return "reject: " + "; ".join(self.reasons)
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
 
     def to_record(self) -> dict:
-        return {
-            "passed": self.passed,
-            "first_model": self.first_model,
-            "reasons": self.reasons,
-            "checks": [asdict(c) for c in self.checks],
-        }
+        return encode(self)
 
 
 def _nan(x: float | None) -> bool:
-    return x is None or math.isnan(x)
+    """Not a usable number: None, NaN or infinite."""
+    return finite(x) is None
 
 
 def _floors(f: Focus, m: Metrics) -> list[tuple[str, bool, str]]:
@@ -58,28 +55,30 @@ def _floors(f: Focus, m: Metrics) -> list[tuple[str, bool, str]]:
     floor = not _nan(m.auc) and m.auc >= f.auc_floor
     return [
         ("rows", m.rows >= f.min_rows, f"{m.rows} rows, min_rows {f.min_rows}"),
-        ("nan", numbers, f"AUC {m.auc:.4f}, logloss {m.logloss:.4f}, calibration "
-         f"{m.calibration:.3f} must be numbers"),
+        (
+            "nan",
+            numbers,
+            f"AUC {m.auc:.4f}, logloss {m.logloss:.4f}, calibration "
+            f"{m.calibration:.3f} must be numbers",
+        ),
         ("floor", floor, f"AUC {m.auc:.4f}, floor {f.auc_floor}"),
-    ]  # fmt: skip
+    ]
 
 
-def _against_champion(
-    f: Focus, m: Metrics, champ: Metrics | None, band: tuple[float, float]
-) -> list[tuple[str, bool, str]]:
+def _calibration(m: Metrics, band: tuple[float, float]) -> tuple[str, bool, str]:
     low, high = band
     inside = not _nan(m.calibration) and low <= m.calibration <= high
-    checks = [("calibration", inside, f"calibration {m.calibration:.3f}, band [{low}, {high}]")]
+    return "calibration", inside, f"calibration {m.calibration:.3f}, band [{low}, {high}]"
+
+
+def _regression(f: Focus, m: Metrics, champ: Metrics | None) -> tuple[str, bool, str]:
+    """The candidate's AUC against the champion's on the same rows."""
     if champ is None or _nan(champ.auc):  # the champion cannot score this focus: nothing to lose
-        checks.append(("regression", True, "no champion AUC on this focus (its bundle failed "
-                       "to load, or it has no such scene)"))  # fmt: skip
-    else:
-        drop = champ.auc - m.auc
-        checks.append((
-            "regression", drop <= f.max_auc_drop,
-            f"AUC {m.auc:.4f} vs champion {champ.auc:.4f} (drop {drop:+.4f}, max {f.max_auc_drop})",
-        ))  # fmt: skip
-    return checks
+        why = "no champion AUC on this focus (its bundle failed to load, or it has no such scene)"
+        return "regression", True, why
+    drop = champ.auc - m.auc
+    detail = f"AUC {m.auc:.4f} vs champion {champ.auc:.4f} (drop {drop:+.4f}, max {f.max_auc_drop})"
+    return "regression", drop <= f.max_auc_drop, detail
 
 
 def decide(gate: GateConfig, candidate: list[Metrics], champion: list[Metrics] | None) -> Decision:
@@ -94,7 +93,10 @@ def decide(gate: GateConfig, candidate: list[Metrics], champion: list[Metrics] |
             checks.append(Check(name, "rows", False, "no rows on the evaluation day"))
             continue
         found = _floors(f, m)
-        if champion is not None:
-            found += _against_champion(f, m, theirs.get((f.scene, f.task)), gate.calibration_band)
+        if champion is not None:  # a first model is judged on the floors only
+            found += [
+                _calibration(m, gate.calibration_band),
+                _regression(f, m, theirs.get((f.scene, f.task))),
+            ]
         checks += [Check(name, *c) for c in found]
     return Decision(all(c.passed for c in checks), tuple(checks), champion is None)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import rankdata
 
-TASKS = ("ctr", "cvr", "ctcvr")
-EPS = 1e-7
+from components.codec import encode
+from components.probability import PROB_EPS
+
+# What is scored per scene: the two predicted tasks and their product (CTCVR = CTR x CVR).
+METRIC_TASKS = ("ctr", "cvr", "ctcvr")
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -62,7 +64,7 @@ def logloss(labels: np.ndarray, probs: np.ndarray) -> float:
     y = np.asarray(labels, dtype=float)
     if y.size == 0:
         return float("nan")
-    p = np.clip(np.asarray(probs, dtype=float), EPS, 1 - EPS)
+    p = np.clip(np.asarray(probs, dtype=float), PROB_EPS, 1 - PROB_EPS)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
 
 
@@ -99,10 +101,7 @@ class Metrics:
 
     def to_record(self) -> dict:
         """Plain dict with NaN as None, so json.dumps writes valid JSON."""
-        return {
-            k: None if isinstance(v, float) and math.isnan(v) else v
-            for k, v in asdict(self).items()
-        }
+        return encode(self)
 
 
 def scene_task_metrics(
@@ -131,7 +130,7 @@ def scene_task_metrics(
     for name in np.unique(scene):
         in_scene = scene == name
         rows = {"ctr": in_scene, "cvr": in_scene & click, "ctcvr": in_scene}
-        for task in (t for t in TASKS if t in predicted):
+        for task in (t for t in METRIC_TASKS if t in predicted):
             m = rows[task]
             y, p = labels[task][m], np.asarray(predicted[task])[m]
             out.append(

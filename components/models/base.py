@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from components.features.batch import Batch
 from components.models.layers import FieldEmbedding
 
-TASKS = ("ctr", "cvr")
+TASKS = ("ctr", "cvr")  # what every model predicts: {task: logits}; CTCVR is their product
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,12 @@ def el(tag: str, body: str = "", **attrs: object) -> str:
     decimal (they are pixels: pass other numbers as strings), other values are escaped; None
     leaves the attribute out. `body` is markup, already escaped."""
     written = "".join(
-        f' {k.rstrip("_").replace("_", "-")}="{v:.1f}"' if isinstance(v, float)
+        f' {k.rstrip("_").replace("_", "-")}="{v:.1f}"'
+        if isinstance(v, float)
         else f' {k.rstrip("_").replace("_", "-")}="{escape(str(v))}"'
-        for k, v in attrs.items() if v is not None
-    )  # fmt: skip
+        for k, v in attrs.items()
+        if v is not None
+    )
     return f"<{tag}{written}>{body}</{tag}>" if body else f"<{tag}{written}/>"
 
 
@@ -93,9 +95,11 @@ def _legend(frame: Frame, entries: list, boxes: bool = False) -> tuple[list[str]
     """Keys in rows under the title, wrapped to the width, then one per outcome that occurs
     (its marker, or a box for bars); returns them and their bottom."""
     seen, out, x, y = set(frame.outcomes.values()), [], float(LEFT), 36.0
-    entries = entries + [(o.replace("-", " "), key(c, box=True) if boxes else
-                          lambda x, y, o=o: marker(o, x + 9, y))
-                         for o, (c, _) in OUTCOMES.items() if o in seen]  # fmt: skip
+    entries = entries + [
+        (o.replace("-", " "), key(c, box=True) if boxes else lambda x, y, o=o: marker(o, x + 9, y))
+        for o, (c, _) in OUTCOMES.items()
+        if o in seen
+    ]
     for label, swatch in entries:
         width = 30 + 6.2 * len(label)
         if x + width > W - RIGHT and x > LEFT:
@@ -110,16 +114,29 @@ def key(colour: str, dash: str | None = None, box: bool = False) -> Swatch:
     """A legend key: a short line (dashed like its series), or a box for bars and bands."""
     if box:
         return lambda x, y: el("rect", x=x + 3, y=y - 5, width=12, height=10, fill=colour)
-    return lambda x, y: el("line", x1=x, x2=x + 18, y1=y, y2=y, stroke=colour, stroke_width=2,
-                           stroke_dasharray=dash or None)  # fmt: skip
+    return lambda x, y: el(
+        "line",
+        x1=x,
+        x2=x + 18,
+        y1=y,
+        y2=y,
+        stroke=colour,
+        stroke_width=2,
+        stroke_dasharray=dash or None,
+    )
 
 
 def marker(outcome: str, x: float, y: float) -> str:
     """The outcome's shape: promoted ▲, rejected ✕, quarantined ■, no training data ○."""
     colour, shape = OUTCOMES.get(outcome, OUTCOMES["no-training-data"])
     filled = outcome in ("promoted", "quarantined")
-    return el("path", d=f"M{x:.1f} {y:.1f}{shape}", fill=colour if filled else "none",
-              stroke=colour, stroke_width=1.5)  # fmt: skip
+    return el(
+        "path",
+        d=f"M{x:.1f} {y:.1f}{shape}",
+        fill=colour if filled else "none",
+        stroke=colour,
+        stroke_width=1.5,
+    )
 
 
 def _chrome(frame: Frame, ticks: list[float], keys: list, boxes: bool = False) -> tuple:
@@ -130,13 +147,19 @@ def _chrome(frame: Frame, ticks: list[float], keys: list, boxes: bool = False) -
     step, right, mid = plot.ticks[1] - plot.ticks[0], W - RIGHT, (plot.top + plot.bottom) / 2
     dec = next((d for d in range(7) if abs(step * 10**d - round(step * 10**d)) < 1e-6), 6)
     label = lambda t: f"{t / 1000:g}k" if step >= 1000 and t else f"{t:.{dec}f}"  # noqa: E731
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(frame.chart_id)}" class="chart"'
-           f' viewBox="0 0 {W} {H}" font-size="11" role="img">', tip(frame.title),
-           el("rect", width=W, height=H, fill="white"),
-           el("text", escape(frame.title), x=LEFT, y=16, font_size=13, font_weight="bold"),
-           *legend, *(el("line", x1=LEFT, x2=right, y1=plot.y(t), y2=plot.y(t), stroke="#ddd")
-           + el("text", label(t), x=LEFT - 4, y=plot.y(t) + 4, text_anchor="end")
-           for t in plot.ticks)]  # fmt: skip
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(frame.chart_id)}" class="chart"'
+        f' viewBox="0 0 {W} {H}" font-size="11" role="img">',
+        tip(frame.title),
+        el("rect", width=W, height=H, fill="white"),
+        el("text", escape(frame.title), x=LEFT, y=16, font_size=13, font_weight="bold"),
+        *legend,
+        *(
+            el("line", x1=LEFT, x2=right, y1=plot.y(t), y2=plot.y(t), stroke="#ddd")
+            + el("text", label(t), x=LEFT - 4, y=plot.y(t) + 4, text_anchor="end")
+            for t in plot.ticks
+        ),
+    ]
     every = math.ceil(len(frame.days) / 8) or 1
     for i, day in enumerate(frame.days):
         x = plot.x(day)
@@ -144,10 +167,17 @@ def _chrome(frame: Frame, ticks: list[float], keys: list, boxes: bool = False) -
         if i % every == 0:
             out.append(el("text", day[5:], x=x, y=plot.bottom + 16, text_anchor="middle"))
     span = f"{frame.days[0]} to {frame.days[-1]}" if frame.days else "no days yet"
-    return [*out, el("line", x1=LEFT, x2=right, y1=plot.bottom, y2=plot.bottom, stroke="#555"),
-            el("text", f"day ({span})", x=(LEFT + right) / 2, y=H - 6, text_anchor="middle"),
-            el("text", escape(frame.y_label), transform=f"translate(13 {mid:.1f}) rotate(-90)",
-               text_anchor="middle")], plot  # fmt: skip
+    return [
+        *out,
+        el("line", x1=LEFT, x2=right, y1=plot.bottom, y2=plot.bottom, stroke="#555"),
+        el("text", f"day ({span})", x=(LEFT + right) / 2, y=H - 6, text_anchor="middle"),
+        el(
+            "text",
+            escape(frame.y_label),
+            transform=f"translate(13 {mid:.1f}) rotate(-90)",
+            text_anchor="middle",
+        ),
+    ], plot
 
 
 def _marks(frame: Frame, plot: _Plot) -> list[str]:
@@ -156,8 +186,17 @@ def _marks(frame: Frame, plot: _Plot) -> list[str]:
     for day, outcome in frame.outcomes.items():
         x = plot.x(day)
         if outcome == "promoted":
-            out.append(el("line", x1=x, x2=x, y1=plot.top, y2=plot.bottom, stroke="#2ca02c",
-                          stroke_opacity="0.25"))  # fmt: skip
+            out.append(
+                el(
+                    "line",
+                    x1=x,
+                    x2=x,
+                    y1=plot.top,
+                    y2=plot.bottom,
+                    stroke="#2ca02c",
+                    stroke_opacity="0.25",
+                )
+            )
         body = marker(outcome, x, plot.top - 9) + tip(f"{day}: {outcome}")
         out.append(el("g", body, class_="mark", data_day=day, data_outcome=outcome))
     return out
@@ -175,19 +214,40 @@ def _line(series: Series, plot: _Plot) -> list[str]:
         alert = day in series.alert
         path.append(f"{pen}{x:.1f} {y:.1f}")
         pen = "L"
-        points.append(el("circle", tip(f"{day} {series.name}: {text}"),
-                         class_="point alert" if alert else "point", data_series=series.name,
-                         data_day=day, data_value=text, cx=x, cy=y, r=4.5 if alert else 3.2,
-                         fill="#d62728" if alert else series.colour, stroke="white"))  # fmt: skip
-    line = el("path", d="".join(path) or "M0 0", fill="none", stroke=series.colour,
-              stroke_width=1.8, stroke_dasharray=series.dash or None)  # fmt: skip
+        points.append(
+            el(
+                "circle",
+                tip(f"{day} {series.name}: {text}"),
+                class_="point alert" if alert else "point",
+                data_series=series.name,
+                data_day=day,
+                data_value=text,
+                cx=x,
+                cy=y,
+                r=4.5 if alert else 3.2,
+                fill="#d62728" if alert else series.colour,
+                stroke="white",
+            )
+        )
+    line = el(
+        "path",
+        d="".join(path) or "M0 0",
+        fill="none",
+        stroke=series.colour,
+        stroke_width=1.8,
+        stroke_dasharray=series.dash or None,
+    )
     return [line, *points]
 
 
 def line_chart(
-    frame: Frame, series: list[Series], band: tuple[float, float] | None = None,
-    threshold: float | None = None, floor_zero: bool = False, keys: list | None = None,
-) -> str:  # fmt: skip
+    frame: Frame,
+    series: list[Series],
+    band: tuple[float, float] | None = None,
+    threshold: float | None = None,
+    floor_zero: bool = False,
+    keys: list | None = None,
+) -> str:
     """Lines over days, with an optional shaded band, a dashed threshold, and outcomes."""
     values = [v for s in series for v in s.values.values()]
     bounds = values + list(band or ()) + ([threshold] if threshold is not None else [])
@@ -196,11 +256,31 @@ def line_chart(
     out, plot = _chrome(frame, ticks, entries)
     if band is not None:
         top, bottom = plot.y(band[1]), plot.y(band[0])
-        out.append(el("rect", class_="band", x=LEFT, y=top, width=W - LEFT - RIGHT,
-                      height=bottom - top, fill="#2ca02c", fill_opacity="0.12"))  # fmt: skip
+        out.append(
+            el(
+                "rect",
+                class_="band",
+                x=LEFT,
+                y=top,
+                width=W - LEFT - RIGHT,
+                height=bottom - top,
+                fill="#2ca02c",
+                fill_opacity="0.12",
+            )
+        )
     if threshold is not None:
-        out.append(el("line", class_="threshold", x1=LEFT, x2=W - RIGHT, y1=plot.y(threshold),
-                      y2=plot.y(threshold), stroke="#d62728", stroke_dasharray="6,4"))  # fmt: skip
+        out.append(
+            el(
+                "line",
+                class_="threshold",
+                x1=LEFT,
+                x2=W - RIGHT,
+                y1=plot.y(threshold),
+                y2=plot.y(threshold),
+                stroke="#d62728",
+                stroke_dasharray="6,4",
+            )
+        )
     out += _marks(frame, plot) + [part for s in series for part in _line(s, plot)]
     return "\n".join([*out, "</svg>"])
 
@@ -212,9 +292,19 @@ def bar_chart(frame: Frame, name: str, values: dict[str, float], fmt: str = ",.0
     half = min(plot.width * 0.35, 14)
     for day, value in ((d, values[d]) for d in plot.slot if d in values):
         top, outcome = plot.y(value), frame.outcomes.get(day, "")
-        out.append(el("rect", tip(f"{day} {name}: {format(value, fmt)} ({outcome})"),
-                      class_="point", data_series=name, data_day=day,
-                      data_value=format(value, fmt.replace(",", "")), x=plot.x(day) - half,
-                      y=top, width=2 * half, height=plot.bottom - top,
-                      fill=OUTCOMES.get(outcome, ("#1f77b4",))[0]))  # fmt: skip
+        out.append(
+            el(
+                "rect",
+                tip(f"{day} {name}: {format(value, fmt)} ({outcome})"),
+                class_="point",
+                data_series=name,
+                data_day=day,
+                data_value=format(value, fmt.replace(",", "")),
+                x=plot.x(day) - half,
+                y=top,
+                width=2 * half,
+                height=plot.bottom - top,
+                fill=OUTCOMES.get(outcome, ("#1f77b4",))[0],
+            )
+        )
     return "\n".join([*out, "</svg>"])

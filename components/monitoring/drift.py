@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,9 +20,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from components.codec import encode, finite
 from components.config import AlertConfig, Config
 from components.data.contract import CONTRACTS, Contract, Role
-from components.runs import plain
+from components.data.labels import LabelCounts, scene_counts
 
 if TYPE_CHECKING:
     from components.models.bundle import Bundle
@@ -50,6 +51,8 @@ class DriftSummary:
     alerts: list[str]
     seconds: float
 
+    DERIVED = ("drifted",)  # written for readers of drift.json and the day record
+
     @property
     def drifted(self) -> bool:
         """Any alert: the day is marked for a human; promotion is never blocked by it."""
@@ -57,18 +60,40 @@ class DriftSummary:
 
     def to_record(self) -> dict:
         """JSON-ready: a rate without a denominator (NaN) becomes null."""
-        return plain({**asdict(self), "drifted": self.drifted})
+        return encode(self)
 
     def mlflow_metrics(self) -> dict[str, float]:
         """Flat finite numbers named drift.*, so MLflow charts each one across days."""
-        out = {"drift.share": self.drift_share, "drift.alerts": len(self.alerts),
-               "drift.drifted_columns": len(self.drifted_columns)}  # fmt: skip
+        out = {
+            "drift.share": self.drift_share,
+            "drift.alerts": len(self.alerts),
+            "drift.drifted_columns": len(self.drifted_columns),
+        }
         out |= {f"drift.score.{c}": v["score"] for c, v in self.columns.items()}
         out |= {f"drift.new_id_rate.{c}": v for c, v in self.new_id_rate.items()}
         out |= {f"drift.top_k_share.{c}": v for c, v in self.top_k_share.items()}
         for scene, r in self.label_rates.items():
             out |= {f"drift.label_shift.{scene}.{t}": r[f"{t}_shift"] for t in ("ctr", "cvr")}
-        return {k: float(v) for k, v in out.items() if v is not None and math.isfinite(v)}
+        return {k: float(v) for k, v in out.items() if finite(v) is not None}
+
+
+@dataclass(frozen=True)
+class Sides:
+    """What is compared: day T's rows and the rows of its reference days."""
+
+    day: dt.date
+    current: pa.Table
+    reference: pa.Table
+    reference_days: list[dt.date]
+
+
+@dataclass(frozen=True)
+class Fields:
+    """How each monitored field is compared (split on the reference's cardinality)."""
+
+    contract: Contract
+    categorical: list[str]  # sparse fields with few values: compared as categories
+    ids: list[str]  # sparse fields with many values: compared by frequency and new-id rate
 
 
 @dataclass(frozen=True)
@@ -114,8 +139,9 @@ def id_stats(current: pa.Table, counts: IdCounts, top_k: int) -> tuple[dict, dic
     return new, top
 
 
-def _side(contract: Contract, table: pa.Table, categorical: list[str],
-          counts: IdCounts) -> pd.DataFrame:  # fmt: skip
+def _side(
+    contract: Contract, table: pa.Table, categorical: list[str], counts: IdCounts
+) -> pd.DataFrame:
     """One side's columns: raw dense and categorical values; derived id and list columns."""
     out = {contract.scene: table[contract.scene].to_numpy().astype(str)}
     out |= {name: table[name].to_numpy() for name in categorical}
@@ -144,79 +170,101 @@ def predictions(bundle: Bundle, contract: Contract, table: pa.Table) -> pd.DataF
     return out
 
 
-def _frames(cfg: Config, contract: Contract, table: pa.Table, reference: pa.Table,
-            categorical: list[str], ids: list[str], champion: Bundle | None) -> Frames:  # fmt: skip
+def _frames(cfg: Config, sides: Sides, fields: Fields, champion: Bundle | None) -> Frames:
     """Seeded samples of both sides as the same columns, typed for Evidently, plus the champion's
     predictions. Id frequencies count the reference rows outside its sample: a sampled row
     counting its own occurrence would lift every reference value, a drift on every normal day.
     A column constant on both sides is left out: a per-day constant (weekday) "drifts" daily."""
+    table, reference, contract = sides.current, sides.reference, fields.contract
     size = min(cfg.monitor.sample_rows, reference.num_rows // 2)
-    picks = [np.arange(t.num_rows) if t.num_rows <= size else np.sort(
-        np.random.default_rng(cfg.seed).choice(t.num_rows, size, replace=False))
-        for t in (table, reference)]  # fmt: skip
+    picks = [
+        np.arange(t.num_rows)
+        if t.num_rows <= size
+        else np.sort(np.random.default_rng(cfg.seed).choice(t.num_rows, size, replace=False))
+        for t in (table, reference)
+    ]
     rest = np.ones(reference.num_rows, bool)
     rest[picks[1]] = False
-    counts = id_counts(reference.filter(rest), ids)
-    sides = [table.take(picks[0]), reference.take(picks[1])]
-    cur, ref = (_side(contract, t, categorical, counts) for t in sides)
+    counts = id_counts(reference.filter(rest), fields.ids)
+    samples = [table.take(picks[0]), reference.take(picks[1])]
+    cur, ref = (_side(contract, t, fields.categorical, counts) for t in samples)
     keep = [c for c in cur.columns if cur[c].nunique() > 1 or ref[c].nunique() > 1]
-    cats = {contract.scene, *categorical}
-    frames = Frames(cur[keep], ref[keep], [c for c in keep if c not in cats],
-                    [c for c in keep if c in cats])  # fmt: skip
+    cats = {contract.scene, *fields.categorical}
+    frames = Frames(
+        cur[keep], ref[keep], [c for c in keep if c not in cats], [c for c in keep if c in cats]
+    )
     if champion is None:
         return frames
-    cur, ref = (pd.concat([f, predictions(champion, contract, t)], axis=1)
-                for f, t in ((frames.current, sides[0]), (frames.reference, sides[1])))  # fmt: skip
+    cur, ref = (
+        pd.concat([f, predictions(champion, contract, t)], axis=1)
+        for f, t in ((frames.current, samples[0]), (frames.reference, samples[1]))
+    )
     return Frames(cur, ref, [*frames.numerical, "pred_ctr", "pred_cvr"], frames.categorical)
 
 
 def label_rates(contract: Contract, current: pa.Table, reference: pa.Table) -> dict[str, dict]:
     """Per scene CTR (clicks/rows), CVR (conversions/clicks) and shift cur/ref - 1, on every
     row: labels are the drift that moves the models' targets themselves."""
-    aggs = [(contract.click, "count"), (contract.click, "sum"), (contract.conversion, "sum")]
-    ref, cur = ({r[contract.scene]: [int(r[f"{c}_{f}"] or 0) for c, f in aggs]
-                 for r in t.group_by(contract.scene).aggregate(aggs).to_pylist()}
-                for t in (reference, current))  # fmt: skip
-    rate = lambda num, den: num / den if den else math.nan  # noqa: E731
+    ref, cur = scene_counts(reference, contract), scene_counts(current, contract)
+    empty = LabelCounts(0, 0, 0)
     out = {}
     for scene in sorted(set(cur) | set(ref)):
-        (rr, rc, rv), (cr, cc, cv) = ref.get(scene, (0, 0, 0)), cur.get(scene, (0, 0, 0))
-        pairs = {"ctr": [rate(rc, rr), rate(cc, cr)], "cvr": [rate(rv, rc), rate(cv, cc)]}
+        r, c = ref.get(scene, empty), cur.get(scene, empty)
+        pairs = {"ctr": [r.ctr, c.ctr], "cvr": [r.cvr, c.cvr]}
         shift = {f"{t}_shift": p[1] / p[0] - 1 if p[0] > 0 else math.nan for t, p in pairs.items()}
-        out[scene] = {"rows": [rr, cr], "clicks": [rc, cc], "conversions": [rv, cv], **pairs,
-                      **shift}  # fmt: skip
+        out[scene] = {
+            "rows": [r.rows, c.rows],
+            "clicks": [r.clicks, c.clicks],
+            "conversions": [r.conversions, c.conversions],
+            **pairs,
+            **shift,
+        }
     return out
 
 
-def alerts(rules: AlertConfig, share: float, drifted: list[str], rates: dict[str, dict],
-           new_id_rate: dict[str, float]) -> list[str]:  # fmt: skip
+def alerts(
+    rules: AlertConfig,
+    share: float,
+    drifted: list[str],
+    rates: dict[str, dict],
+    new_id_rate: dict[str, float],
+) -> list[str]:
     """One line per broken rule; scenes too small to judge are skipped (noise is no alert)."""
     out = [f"drift share {share:.2f} >= {rules.drift_share} ({', '.join(drifted)})"]
     out = out if share >= rules.drift_share else []
     for scene, r in rates.items():
-        judged = {"ctr": min(r["clicks"]) >= MIN_CLICKS,
-                  "cvr": min(r["conversions"]) >= MIN_CONVERSIONS}  # fmt: skip
-        out += [f"{scene} {t} shift {r[f'{t}_shift']:+.2f} ({r[t][0]:.4f} -> {r[t][1]:.4f}), "
-                f"|shift| >= {rules.label_shift}" for t in ("ctr", "cvr")
-                if judged[t] and abs(r[f"{t}_shift"]) >= rules.label_shift]  # fmt: skip
-    return out + [f"new-id rate {name} {rate:.2f} >= {rules.new_id_rate}"
-                  for name, rate in new_id_rate.items() if rate >= rules.new_id_rate]  # fmt: skip
+        judged = {
+            "ctr": min(r["clicks"]) >= MIN_CLICKS,
+            "cvr": min(r["conversions"]) >= MIN_CONVERSIONS,
+        }
+        out += [
+            f"{scene} {t} shift {r[f'{t}_shift']:+.2f} ({r[t][0]:.4f} -> {r[t][1]:.4f}), "
+            f"|shift| >= {rules.label_shift}"
+            for t in ("ctr", "cvr")
+            if judged[t] and abs(r[f"{t}_shift"]) >= rules.label_shift
+        ]
+    return out + [
+        f"new-id rate {name} {rate:.2f} >= {rules.new_id_rate}"
+        for name, rate in new_id_rate.items()
+        if rate >= rules.new_id_rate
+    ]
 
 
-def monitor_day(cfg: Config, day: dt.date, table: pa.Table, reference: pa.Table,
-                reference_days: list[dt.date], champion: Bundle | None,
-                out_dir: Path) -> DriftSummary:  # fmt: skip
+def monitor_day(cfg: Config, sides: Sides, champion: Bundle | None, out_dir: Path) -> DriftSummary:
     """Compare day T with its reference; write drift.html and drift.json to out_dir, add the run
     to the Evidently workspace, log each alert. Alerts mark the day; they never block it."""
     from components.monitoring import evidently_report as report  # evidently: seconds to import
 
     start, contract = time.perf_counter(), CONTRACTS[cfg.data.dataset]
-    categorical, ids = split_sparse(contract, reference, cfg.monitor.max_categories)
-    frames = _frames(cfg, contract, table, reference, categorical, ids, champion)
-    new_ids, top_k = id_stats(table, id_counts(reference, ids), cfg.monitor.top_k)
-    rates, refs = label_rates(contract, table, reference), [d.isoformat() for d in reference_days]
-    values = report.report_values(rates, new_ids, top_k)
-    snapshot = report.run_drift(cfg, frames, values, day, refs)
+    table, reference, day = sides.current, sides.reference, sides.day
+    fields = Fields(contract, *split_sparse(contract, reference, cfg.monitor.max_categories))
+    frames = _frames(cfg, sides, fields, champion)
+    new_ids, top_k = id_stats(table, id_counts(reference, fields.ids), cfg.monitor.top_k)
+    rates, refs = (
+        label_rates(contract, table, reference),
+        [d.isoformat() for d in sides.reference_days],
+    )
+    snapshot = report.run_drift(cfg, frames, report.report_values(rates, new_ids, top_k), day, refs)
     share, columns = report.drift_results(snapshot)
     report.save_report(snapshot, Path(out_dir))
     report.add_to_workspace(cfg, snapshot, day, report.DRIFT_TAG)
@@ -224,6 +272,17 @@ def monitor_day(cfg: Config, day: dt.date, table: pa.Table, reference: pa.Table,
     found = alerts(cfg.monitor.alert, share, drifted, rates, new_ids)
     for line in found:
         logging.getLogger(__name__).warning("drift alert %s: %s", day, line)
-    return DriftSummary(day.isoformat(), refs, table.num_rows, reference.num_rows, share, drifted,
-                        columns, rates, new_ids, top_k, found,
-                        round(time.perf_counter() - start, 3))  # fmt: skip
+    return DriftSummary(
+        day=day.isoformat(),
+        reference=refs,
+        rows=table.num_rows,
+        reference_rows=reference.num_rows,
+        drift_share=share,
+        drifted_columns=drifted,
+        columns=columns,
+        label_rates=rates,
+        new_id_rate=new_ids,
+        top_k_share=top_k,
+        alerts=found,
+        seconds=round(time.perf_counter() - start, 3),
+    )

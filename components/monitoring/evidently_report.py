@@ -69,8 +69,9 @@ def report_values(rates: dict, new_ids: dict, top_k: dict) -> dict[str, float]:
     return out | {f"top_k_share.{c}": v for c, v in top_k.items()}
 
 
-def run_drift(cfg: Config, frames: Frames, values: dict[str, float], day: dt.date,
-              reference: list[str]) -> Any:  # fmt: skip
+def run_drift(
+    cfg: Config, frames: Frames, values: dict[str, float], day: dt.date, reference: list[str]
+) -> Any:
     """Evidently's drift of the sampled frames, plus the scalar values, as one snapshot.
 
     Methods are fixed: by default Evidently switches from K-S p-values to distances above
@@ -79,27 +80,42 @@ def run_drift(cfg: Config, frames: Frames, values: dict[str, float], day: dt.dat
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
-    definition = DataDefinition(numerical_columns=frames.numerical,
-                                categorical_columns=frames.categorical)  # fmt: skip
-    cur, ref = (Dataset.from_pandas(f, data_definition=definition)
-                for f in (frames.current, frames.reference))  # fmt: skip
+    definition = DataDefinition(
+        numerical_columns=frames.numerical, categorical_columns=frames.categorical
+    )
+    cur, ref = (
+        Dataset.from_pandas(f, data_definition=definition)
+        for f in (frames.current, frames.reference)
+    )
     mon = cfg.monitor
     preset = DataDriftPreset(
-        columns=[*frames.numerical, *frames.categorical], drift_share=mon.alert.drift_share,
-        num_method="wasserstein", cat_method="jensenshannon", threshold=mon.column_threshold,
-    )  # fmt: skip
+        columns=[*frames.numerical, *frames.categorical],
+        drift_share=mon.alert.drift_share,
+        num_method="wasserstein",
+        cat_method="jensenshannon",
+        threshold=mon.column_threshold,
+    )
     report = Report([preset, *_values(values)], include_tests=True)
     meta = {"day": day.isoformat(), "reference": ",".join(reference)}
     with np.errstate(invalid="ignore", divide="ignore"):  # correlations of a constant column
-        return report.run(cur, ref, timestamp=dt.datetime.combine(day, dt.time()), metadata=meta,
-                          tags=[DRIFT_TAG], name=f"drift {day}")  # fmt: skip
+        return report.run(
+            cur,
+            ref,
+            timestamp=dt.datetime.combine(day, dt.time()),
+            metadata=meta,
+            tags=[DRIFT_TAG],
+            name=f"drift {day}",
+        )
 
 
 def drift_results(snapshot: Any) -> tuple[float, dict[str, dict]]:
     """(drift share, column -> {score, method, drifted}); a column drifted when its test failed."""
     body = snapshot.dict()
-    failed = {t["metric_config"]["metric_id"]: getattr(t["status"], "value", t["status"]) == "FAIL"
-              for t in body["tests"] if t["id"] == "drift"}  # fmt: skip
+    failed = {
+        t["metric_config"]["metric_id"]: getattr(t["status"], "value", t["status"]) == "FAIL"
+        for t in body["tests"]
+        if t["id"] == "drift"
+    }
     share, columns = math.nan, {}
     for metric in body["metrics"]:
         config, value = metric["config"], metric["value"]
@@ -107,8 +123,11 @@ def drift_results(snapshot: Any) -> tuple[float, dict[str, dict]]:
             share = float(value["share"])
         elif config["type"].endswith(":ValueDrift"):
             drifted = failed.get(metric["id"], float(value) >= config["threshold"])
-            columns[config["column"]] = {"score": float(value), "method": config["method"],
-                                         "drifted": bool(drifted)}  # fmt: skip
+            columns[config["column"]] = {
+                "score": float(value),
+                "method": config["method"],
+                "drifted": bool(drifted),
+            }
     return share, columns
 
 
@@ -150,8 +169,9 @@ def add_day_values(cfg: Config, day: dt.date, values: dict[str, float]) -> str:
     frame, definition = pd.DataFrame({"n": [1.0]}), DataDefinition(numerical_columns=["n"])
     data = Dataset.from_pandas(frame, data_definition=definition)  # the values need no data
     when, meta = dt.datetime.combine(day, dt.time()), {"day": day.isoformat()}
-    snapshot = Report(_values(values)).run(data, None, timestamp=when, metadata=meta,
-                                           tags=[MODEL_TAG], name=f"model {day}")  # fmt: skip
+    snapshot = Report(_values(values)).run(
+        data, None, timestamp=when, metadata=meta, tags=[MODEL_TAG], name=f"model {day}"
+    )
     return add_to_workspace(cfg, snapshot, day, MODEL_TAG)
 
 
@@ -160,8 +180,10 @@ def _panel(kind: str, title: str, series: list[tuple[str, dict, str]], tag: str)
     from evidently.sdk import panels
     from evidently.sdk.models import PanelMetric
 
-    values = [PanelMetric(metric=m, metric_labels=labels, legend=legend, tags=[tag])
-              for m, labels, legend in series]  # fmt: skip
+    values = [
+        PanelMetric(metric=m, metric_labels=labels, legend=legend, tags=[tag])
+        for m, labels, legend in series
+    ]
     panel = getattr(panels, f"{kind}_panel")(title, values, size="half")
     panel.id = uuid.uuid5(_NAMESPACE, title)
     return panel
@@ -182,31 +204,44 @@ def _drift_panels(cfg: Config) -> list:
         _panel("line_plot", "Drift share (columns drifted vs reference)", [drifted], DRIFT_TAG),
         _panel("line_plot", "CTR per scene", rate["ctr"], DRIFT_TAG),
         _panel("line_plot", "CVR per scene", rate["cvr"], DRIFT_TAG),
-        _panel("line_plot", "CTR shift vs reference",
-               _named({s: f"label.{s}.ctr_shift" for s in scenes}), DRIFT_TAG),
-        _panel("line_plot", "New-id rate", _named({c: f"new_id_rate.{c}" for c in sparse}),
-               DRIFT_TAG),
-        _panel("line_plot", "Top-k share", _named({c: f"top_k_share.{c}" for c in sparse}),
-               DRIFT_TAG),
-    ]  # fmt: skip
+        _panel(
+            "line_plot",
+            "CTR shift vs reference",
+            _named({s: f"label.{s}.ctr_shift" for s in scenes}),
+            DRIFT_TAG,
+        ),
+        _panel(
+            "line_plot", "New-id rate", _named({c: f"new_id_rate.{c}" for c in sparse}), DRIFT_TAG
+        ),
+        _panel(
+            "line_plot", "Top-k share", _named({c: f"top_k_share.{c}" for c in sparse}), DRIFT_TAG
+        ),
+    ]
 
 
 def _model_panels(cfg: Config, extra: dict[str, float]) -> list:
     """AUC vs oracle per focus task and the gate's decisions, from the days' "model" runs."""
     tasks = list(dict.fromkeys(f.task for f in cfg.gate.focus))
-    auc = {t: {**{s: f"auc.{s}.{t}" for s in cfg.model.scenes},
-               **{f"{s} oracle": f"oracle_auc.{s}.{t}" for s in cfg.model.scenes}}
-           for t in tasks}  # fmt: skip
+    auc = {
+        t: {
+            **{s: f"auc.{s}.{t}" for s in cfg.model.scenes},
+            **{f"{s} oracle": f"oracle_auc.{s}.{t}" for s in cfg.model.scenes},
+        }
+        for t in tasks
+    }
     gate = {"gate passed": "gate.passed", "promoted": "promoted"}
-    out = [_panel("line_plot", f"{t.upper()} AUC per scene vs oracle", _named(auc[t]), MODEL_TAG)
-           for t in tasks]  # fmt: skip
+    out = [
+        _panel("line_plot", f"{t.upper()} AUC per scene vs oracle", _named(auc[t]), MODEL_TAG)
+        for t in tasks
+    ]
     out.append(_panel("bar_plot", "Gate decisions", _named(gate), MODEL_TAG))
     shown = {n for names in (*auc.values(), gate) for n in names.values()}
     groups: dict[str, dict[str, str]] = {}
     for name in sorted(set(extra) - shown):
         groups.setdefault(name.split(".")[0], {})[name] = name
-    out += [_panel("line_plot", f"Model values: {g}", _named(n), MODEL_TAG)
-            for g, n in groups.items()]  # fmt: skip
+    out += [
+        _panel("line_plot", f"Model values: {g}", _named(n), MODEL_TAG) for g, n in groups.items()
+    ]
     return out
 
 
@@ -221,8 +256,10 @@ def build_dashboard(cfg: Config, extra: dict[str, float] | None = None) -> list[
 
     ws, project = _project(cfg)
     tabs = {"Data drift": _drift_panels(cfg), "Models": _model_panels(cfg, extra or {})}
-    models = [DashboardTabModel(id=uuid.uuid5(_NAMESPACE, f"tab {t}"), title=t,
-                                panels=[p.id for p in ps]) for t, ps in tabs.items()]  # fmt: skip
+    models = [
+        DashboardTabModel(id=uuid.uuid5(_NAMESPACE, f"tab {t}"), title=t, panels=[p.id for p in ps])
+        for t, ps in tabs.items()
+    ]
     panels = [p for ps in tabs.values() for p in ps]
     ws.save_dashboard(project, DashboardModel(tabs=models, panels=panels))
     return [p.title for p in panels]
@@ -231,5 +268,13 @@ def build_dashboard(cfg: Config, extra: dict[str, float] | None = None) -> list[
 def ui_command(cfg: Config, port: int = 8000) -> list[str]:
     """The command serving the workspace's dashboards on http://127.0.0.1:<port> (loopback)."""
     script = Path(sys.executable).parent / "evidently"
-    return [str(script) if script.exists() else "evidently", "ui", "--workspace",
-            str(workspace_path(cfg)), "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    return [
+        str(script) if script.exists() else "evidently",
+        "ui",
+        "--workspace",
+        str(workspace_path(cfg)),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]

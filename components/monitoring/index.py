@@ -8,16 +8,18 @@ the same bytes. Missing numbers (a quarantined day, JSON null, NaN) are simply n
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
 
 from components import atomic
+from components.codec import finite
 from components.config import Config, Focus
+from components.data.partitions import day_name
+from components.evaluation.metrics import Metrics
 from components.monitoring.charts import Frame, Series, bar_chart, el, key, line_chart
-from components.runs import DayRecord
+from components.records import DayRecord
 
 CANDIDATE, CHAMPION, ORACLE, DRIFT = "#1f77b4", "#ff7f0e", "#555555", "#9467bd"
 STYLE = """
@@ -41,23 +43,10 @@ td.gate,th.gate{white-space:normal;text-align:left;min-width:260px}[title]{curso
 """
 
 
-def finite(value: object) -> float | None:
-    """A number to draw, or None: JSON null, NaN, inf and non-numbers have no point."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def metric(rows: list[dict], focus: Focus, key_: str = "auc") -> float | None:
+def metric(rows: list[Metrics] | None, focus: Focus, name: str = "auc") -> float | None:
     """One metric of one focus from a record's metric list (None when absent or NaN)."""
-    found = [r.get(key_) for r in rows if r.get("scene") == focus.scene
-             and r.get("task") == focus.task]  # fmt: skip
+    found = [getattr(m, name) for m in rows or [] if (m.scene, m.task) == (focus.scene, focus.task)]
     return finite(found[0]) if found else None
-
-
-def drift(record: DayRecord) -> dict:
-    """The monitoring summary, {} on days it did not run."""
-    return record.drift if isinstance(record.drift, dict) else {}
 
 
 def build_index(cfg: Config, records: list[DayRecord]) -> Path:
@@ -68,13 +57,20 @@ def build_index(cfg: Config, records: list[DayRecord]) -> Path:
 
 def render(cfg: Config, records: list[DayRecord], folder: Path) -> str:
     """The whole page; `folder` is where it lives, for links to the day reports beside it."""
-    return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(cfg.registry.model_name)}: daily runs</title>",
-        f"<style>{STYLE}</style></head><body>", header(cfg, records), charts(cfg, records),
-        table(cfg, records, folder), "</body></html>", "",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{escape(cfg.registry.model_name)}: daily runs</title>",
+            f"<style>{STYLE}</style></head><body>",
+            header(cfg, records),
+            charts(cfg, records),
+            table(cfg, records, folder),
+            "</body></html>",
+            "",
+        ]
+    )
 
 
 def header(cfg: Config, records: list[DayRecord]) -> str:
@@ -82,108 +78,184 @@ def header(cfg: Config, records: list[DayRecord]) -> str:
     last = records[-1] if records else None
     count = Counter(r.outcome for r in records)
     champion = f"v{last.champion}" if last and last.champion is not None else "none"
-    alerts = sum(bool(drift(r).get("drifted") or drift(r).get("alerts")) for r in records)
-    tiles = [("champion", "champion", champion), ("days", "days run", len(records)),
-             ("last", "last day", f"{last.day} {last.outcome}" if last else "-"),
-             *((o, o, count[o]) for o in ("promoted", "rejected", "quarantined")),
-             ("alerts", "drift alerts", alerts)]  # fmt: skip
+    alerts = sum(bool(r.drift and r.drift.drifted) for r in records)
+    tiles = [
+        ("champion", "champion", champion),
+        ("days", "days run", len(records)),
+        ("last", "last day", f"{last.day} {last.outcome}" if last else "-"),
+        *((o, o, count[o]) for o in ("promoted", "rejected", "quarantined")),
+        ("alerts", "drift alerts", alerts),
+    ]
     focus = ", ".join(f"{f.scene}/{f.task}" for f in cfg.gate.focus)
-    return (f'<header id="summary"><h1>{escape(cfg.registry.model_name)}: daily retraining</h1>'
-            f'<p class="sub">model {escape(cfg.model.name)}; the gate judges {escape(focus)}</p>'
-            '<div class="tiles">' + "".join(el("div", f"<b>{escape(str(v))}</b><span>{label}"
-            "</span>", class_=f"tile {name}", data_key=name) for name, label, v in tiles)
-            + "</div></header>")  # fmt: skip
+    return (
+        f'<header id="summary"><h1>{escape(cfg.registry.model_name)}: daily retraining</h1>'
+        f'<p class="sub">model {escape(cfg.model.name)}; the gate judges {escape(focus)}</p>'
+        '<div class="tiles">'
+        + "".join(
+            el(
+                "div",
+                f"<b>{escape(str(v))}</b><span>{label}</span>",
+                class_=f"tile {name}",
+                data_key=name,
+            )
+            for name, label, v in tiles
+        )
+        + "</div></header>"
+    )
 
 
 def by_day(records: list[DayRecord], get: Callable[[DayRecord], float | None]) -> dict:
     """{day: value} for the days that have one."""
-    return {r.day: v for r in records if (v := get(r)) is not None}
+    return {r.day.isoformat(): v for r in records if (v := get(r)) is not None}
 
 
 def charts(cfg: Config, records: list[DayRecord]) -> str:
     """AUC and calibration per focus (small multiples), then drift share and volume."""
-    days, outcomes = tuple(r.day for r in records), {r.day: r.outcome for r in records}
+    days = tuple(r.day.isoformat() for r in records)
+    outcomes = {r.day.isoformat(): r.outcome for r in records}
 
     def frame(chart_id: str, title: str, y_label: str) -> Frame:
         return Frame(chart_id, title, y_label, days, outcomes)
 
     auc = [auc_chart(frame, records, f) for f in cfg.gate.focus]
     low, high = cfg.gate.calibration_band
-    calibration = [line_chart(
-        frame(f"chart-calibration-{f.scene}-{f.task}", f"calibration {f.scene}/{f.task}",
-              "Σp / Σy"),
-        [Series("candidate", by_day(records, lambda r, f=f: metric(r.candidate, f, "calibration")),
-                CANDIDATE, fmt=".3f")],
-        band=(low, high), keys=[(f"gate band {low}–{high}", key("#2ca02c", box=True))],
-    ) for f in cfg.gate.focus]  # fmt: skip
+    calibration = [
+        line_chart(
+            frame(
+                f"chart-calibration-{f.scene}-{f.task}",
+                f"calibration {f.scene}/{f.task}",
+                "Σp / Σy",
+            ),
+            [
+                Series(
+                    "candidate",
+                    by_day(records, lambda r, f=f: metric(r.candidate, f, "calibration")),
+                    CANDIDATE,
+                    fmt=".3f",
+                )
+            ],
+            band=(low, high),
+            keys=[(f"gate band {low}–{high}", key("#2ca02c", box=True))],
+        )
+        for f in cfg.gate.focus
+    ]
     threshold = cfg.monitor.alert.drift_share
-    drifted = frozenset(r.day for r in records if drift(r).get("drifted"))
-    share = Series("drift share", by_day(records, lambda r: finite(drift(r).get("drift_share"))),
-                   DRIFT, alert=drifted)  # fmt: skip
-    volume = [line_chart(frame("chart-drift", "drift share", "share of columns drifted"), [share],
-                         threshold=threshold, floor_zero=True,
-                         keys=[(f"alert at {threshold}", key("#d62728", "6,4"))]),
-              bar_chart(frame("chart-rows", "data volume", "rows"), "rows",
-                        by_day(records, lambda r: finite(r.rows)))]  # fmt: skip
-    return "\n".join([
-        section("Ranking quality: AUC against the oracle", "solid: candidate, dashed: champion "
-                "(same rows), dotted: oracle AUC of the true probabilities (the ceiling)", auc),
-        section("Calibration", "candidate Σp/Σy; the shaded band is what the gate accepts",
-                calibration),
-        section("Drift and data volume", "markers above each chart: ▲ promoted, ✕ rejected, "
-                "■ quarantined, ○ no training data; red points: drifted days", volume),
-    ])  # fmt: skip
+    drifted = frozenset(r.day.isoformat() for r in records if r.drift and r.drift.drifted)
+    share = Series(
+        "drift share",
+        by_day(records, lambda r: finite(r.drift.drift_share) if r.drift else None),
+        DRIFT,
+        alert=drifted,
+    )
+    volume = [
+        line_chart(
+            frame("chart-drift", "drift share", "share of columns drifted"),
+            [share],
+            threshold=threshold,
+            floor_zero=True,
+            keys=[(f"alert at {threshold}", key("#d62728", "6,4"))],
+        ),
+        bar_chart(
+            frame("chart-rows", "data volume", "rows"),
+            "rows",
+            by_day(records, lambda r: float(r.rows)),
+        ),
+    ]
+    return "\n".join(
+        [
+            section(
+                "Ranking quality: AUC against the oracle",
+                "solid: candidate, dashed: champion "
+                "(same rows), dotted: oracle AUC of the true probabilities (the ceiling)",
+                auc,
+            ),
+            section(
+                "Calibration",
+                "candidate Σp/Σy; the shaded band is what the gate accepts",
+                calibration,
+            ),
+            section(
+                "Drift and data volume",
+                "markers above each chart: ▲ promoted, ✕ rejected, "
+                "■ quarantined, ○ no training data; red points: drifted days",
+                volume,
+            ),
+        ]
+    )
 
 
 def auc_chart(frame: Callable[..., Frame], records: list[DayRecord], f: Focus) -> str:
     """Candidate, champion and oracle AUC of one focus over days."""
     series = [
         Series("candidate", by_day(records, lambda r: metric(r.candidate, f)), CANDIDATE),
-        Series("champion", by_day(records, lambda r: metric(r.champion_metrics, f)), CHAMPION,
-               "6,4"),
-        Series("oracle", by_day(records, lambda r: metric(r.candidate or r.champion_metrics, f,
-                                                         "oracle_auc")), ORACLE, "2,3"),
-    ]  # fmt: skip
-    return line_chart(frame(f"chart-auc-{f.scene}-{f.task}", f"AUC {f.scene}/{f.task}", "AUC"),
-                      series)  # fmt: skip
+        Series(
+            "champion", by_day(records, lambda r: metric(r.champion_metrics, f)), CHAMPION, "6,4"
+        ),
+        Series(
+            "oracle",
+            by_day(records, lambda r: metric(r.candidate or r.champion_metrics, f, "oracle_auc")),
+            ORACLE,
+            "2,3",
+        ),
+    ]
+    return line_chart(
+        frame(f"chart-auc-{f.scene}-{f.task}", f"AUC {f.scene}/{f.task}", "AUC"), series
+    )
 
 
 def section(title: str, note: str, parts: list[str]) -> str:
-    return (f"<section><h2>{escape(title)}</h2><p class=\"note\">{escape(note)}</p>"
-            f"<div class=\"grid\">{''.join(parts)}</div></section>")  # fmt: skip
+    return (
+        f'<section><h2>{escape(title)}</h2><p class="note">{escape(note)}</p>'
+        f'<div class="grid">{"".join(parts)}</div></section>'
+    )
 
 
 def table(cfg: Config, records: list[DayRecord], folder: Path) -> str:
     """One row per day, newest first: what happened and why, with links to its reports."""
     focus = [f"{f.scene}/{f.task}" for f in cfg.gate.focus]
-    head = ["day", "rows", "validation", *(f"{f} AUC<br><span class=why>cand / oracle</span>"
-            for f in focus), "gate", "champion", "drift", "reports"]  # fmt: skip
+    head = [
+        "day",
+        "rows",
+        "validation",
+        *(f"{f} AUC<br><span class=why>cand / oracle</span>" for f in focus),
+        "gate",
+        "champion",
+        "drift",
+        "reports",
+    ]
     rows = [day_row(cfg, r, folder) for r in reversed(records)]
     cells = "".join(el("th", h, class_=h if h == "gate" else None) for h in head)
-    return (f"<section><h2>Days</h2><div class=\"scroll\"><table id=\"days\"><thead><tr>"
-            f"{cells}</tr></thead><tbody>\n"
-            + "\n".join(rows) + "\n</tbody></table></div></section>")  # fmt: skip
+    return (
+        f'<section><h2>Days</h2><div class="scroll"><table id="days"><thead><tr>'
+        f"{cells}</tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table></div></section>"
+    )
 
 
 def day_row(cfg: Config, r: DayRecord, folder: Path) -> str:
     """A day's cells; tooltips hold the detail (every reason, exact values)."""
-    val = r.validation or {}
-    reasons = (r.decision or {}).get("reasons") or ([] if val.get("passed") else val.get("reasons"))
-    reasons = [str(x) for x in reasons or []]
+    val = r.validation
+    reasons = (r.decision.reasons if r.decision else []) or ([] if val.passed else val.reasons)
     first = reasons[0] if reasons else ""
     first += f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
     before = f"v{r.champion_before} → " if r.champion_before not in (None, r.champion) else ""
     cells = [
-        el("td", escape(r.day)), el("td", f"{r.rows:,}" if finite(r.rows) is not None else "-"),
-        el("td", "pass", title="validated") if val.get("passed") else
-        el("td", "FAIL", class_="fail", title="\n".join(map(str, val.get("reasons") or []))),
+        el("td", escape(r.day.isoformat())),
+        el("td", f"{r.rows:,}"),
+        el("td", "pass", title="validated")
+        if val.passed
+        else el("td", "FAIL", class_="fail", title="\n".join(val.reasons)),
         *(auc_cell(r, f) for f in cfg.gate.focus),
-        el("td", f"{escape(r.outcome)} <span class=\"why\">{escape(first)}</span>",
-           class_="gate", title="\n".join(reasons) or None),
+        el(
+            "td",
+            f'{escape(r.outcome)} <span class="why">{escape(first)}</span>',
+            class_="gate",
+            title="\n".join(reasons) or None,
+        ),
         el("td", f"{before}v{r.champion}" if r.champion is not None else "-"),
-        drift_cell(r), el("td", links(r, folder) or "-"),
-    ]  # fmt: skip
-    return el("tr", "".join(cells), class_=r.outcome, data_day=r.day)
+        drift_cell(r),
+        el("td", links(r, folder) or "-"),
+    ]
+    return el("tr", "".join(cells), class_=r.outcome, data_day=r.day.isoformat())
 
 
 def auc_cell(r: DayRecord, f: Focus) -> str:
@@ -196,20 +268,28 @@ def auc_cell(r: DayRecord, f: Focus) -> str:
 
 def drift_cell(r: DayRecord) -> str:
     """DRIFT / no / - (not monitored), with the share, columns and alerts in the tooltip."""
-    d = drift(r)
-    if not d:
+    d = r.drift
+    if d is None:
         return el("td", "-", title="not monitored")
-    share, alerts = finite(d.get("drift_share")), [str(a) for a in d.get("alerts") or []]
-    columns = ", ".join(map(str, d.get("drifted_columns") or [])) or "none"
-    title = "\n".join([f"drift share {'-' if share is None else f'{share:.4f}'}",
-                       f"drifted columns: {columns}", *alerts])  # fmt: skip
-    flag = "DRIFT" if d.get("drifted") else "no"
+    share, alerts = finite(d.drift_share), d.alerts
+    columns = ", ".join(d.drifted_columns) or "none"
+    title = "\n".join(
+        [
+            f"drift share {'-' if share is None else f'{share:.4f}'}",
+            f"drifted columns: {columns}",
+            *alerts,
+        ]
+    )
+    flag = "DRIFT" if d.drifted else "no"
     more = f" · {len(alerts)} alert{'s' if len(alerts) > 1 else ''}" if alerts else ""
-    return el("td", flag + more, class_="drift" if d.get("drifted") else None, title=title)
+    return el("td", flag + more, class_="drift" if d.drifted else None, title=title)
 
 
 def links(r: DayRecord, folder: Path) -> str:
     """Relative links to the day's drift report and summary, only those on disk."""
-    found = [(name, label) for name, label in (("drift.html", "report"), ("drift.json", "json"))
-             if (folder / f"day={r.day}" / name).is_file()]  # fmt: skip
-    return " ".join(el("a", label, href=f"day={r.day}/{name}") for name, label in found)
+    found = [
+        (name, label)
+        for name, label in (("drift.html", "report"), ("drift.json", "json"))
+        if (folder / day_name(r.day) / name).is_file()
+    ]
+    return " ".join(el("a", label, href=f"{day_name(r.day)}/{name}") for name, label in found)

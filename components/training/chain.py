@@ -22,7 +22,7 @@ from components.features.encoding import Encoder
 from components.models import bundle as bundles
 from components.models.bundle import Bundle
 from components.training.loop import OnStep, StageResult, fit
-from components.training.warm_start import WarmStart, warm_start
+from components.training.warm_start import WarmStart, architecture_changes, describe, warm_start
 from components.validation.gate import dataset_contract
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,10 @@ def bundle_path(cfg: Config, name: str, day: dt.date, models: Path | None = None
 
 
 def _start_from(cfg: Config, previous: Bundle | None) -> tuple[Encoder, ModelConfig]:
-    """The encoder and model config of a new day: yesterday's, plus any scene added since."""
+    """The encoder and model config of a new day: yesterday's, plus any scene added since.
+
+    The caller has checked that `previous` has params.yaml's architecture (`train_day`).
+    """
     if previous is None:
         encoder = Encoder(dataset_contract(cfg), cfg.model.scenes, cfg.model.min_count)
         return encoder, cfg.model
@@ -74,9 +77,13 @@ def _start_from(cfg: Config, previous: Bundle | None) -> tuple[Encoder, ModelCon
 
 
 def train_day(
-    cfg: Config, name: str, day: dt.date, previous: Bundle | None, on_step: OnStep | None = None,
+    cfg: Config,
+    name: str,
+    day: dt.date,
+    previous: Bundle | None,
+    on_step: OnStep | None = None,
     models: Path | None = None,
-) -> tuple[Bundle, TrainedDay]:  # fmt: skip
+) -> tuple[Bundle, TrainedDay]:
     """Train `name` on the window ending at `day`, warm-started from `previous`; saved.
 
     The bundle goes to `bundle_path` under `models` (default: paths.models).
@@ -85,28 +92,16 @@ def train_day(
     if not days:
         raise TrainingError(f"no partition to train on for {day} under {cfg.paths.raw}")
     if previous is not None:
-        if previous.name != name:
-            raise TrainingError(f"cannot warm-start model {name!r} from a {previous.name!r} bundle")
-        if previous.meta.get("day", "") >= day.isoformat():
-            raise TrainingError(f"cannot warm-start {day} from a bundle of {previous.meta['day']}")
+        _check_parent(cfg, name, day, previous)
     encoder, config = _start_from(cfg, previous)
     start = time.perf_counter()
-    tables = {d: read_partition(cfg.path("raw"), d) for d in days}
-    for d, table in tables.items():  # days already in yesterday's window are counted already
-        if previous is None or d.isoformat() > previous.meta.get("day", ""):
-            encoder.fit(table)
-    data = Batch.concat([encoder.encode(t)[0] for t in tables.values()])
+    data = _encode_window(cfg, encoder, days, previous)
     encode_seconds = time.perf_counter() - start
     if len(data) == 0:
         raise TrainingError(f"no rows of scenes {list(encoder.scenes)} to train on for {day}")
     seed = day_seed(cfg.seed, day, name)
     model = bundles.build(name, encoder, config, seed)
-    try:
-        warm = warm_start(model, previous.model.state_dict()) if previous else None
-    except ValueError as err:
-        raise TrainingError(
-            f"warm start from the {previous.meta.get('day')} bundle: {err}"
-        ) from None
+    warm = _warm_start(model, previous) if previous else None
     stages = fit(model, data, cfg.train, seed, on_step)
     meta = {
         "day": day.isoformat(),
@@ -121,6 +116,39 @@ def train_day(
     return trained, TrainedDay(day, days, len(data), path, stages, warm, encode_seconds)
 
 
+def _check_parent(cfg: Config, name: str, day: dt.date, previous: Bundle) -> None:
+    """An explicit parent must be the same model, of an earlier day, with today's architecture."""
+    if previous.name != name:
+        raise TrainingError(f"cannot warm-start model {name!r} from a {previous.name!r} bundle")
+    if previous.meta.get("day", "") >= day.isoformat():
+        raise TrainingError(f"cannot warm-start {day} from a bundle of {previous.meta['day']}")
+    if changes := architecture_changes(previous.config, cfg.model):
+        raise TrainingError(
+            f"cannot warm-start {name} {day} from the {previous.meta.get('day')} bundle: "
+            f"params.yaml changes its architecture ({describe(changes)}); train it cold"
+        )
+
+
+def _encode_window(
+    cfg: Config, encoder: Encoder, days: list[dt.date], previous: Bundle | None
+) -> Batch:
+    """Read the window, grow the vocabularies with its new days, encode every row."""
+    tables = {d: read_partition(cfg.path("raw"), d) for d in days}
+    for d, table in tables.items():  # days already in yesterday's window are counted already
+        if previous is None or d.isoformat() > previous.meta.get("day", ""):
+            encoder.fit(table)
+    return Batch.concat([encoder.encode(t)[0] for t in tables.values()])
+
+
+def _warm_start(model, previous: Bundle) -> WarmStart:
+    try:
+        return warm_start(model, previous.model.state_dict())
+    except ValueError as err:
+        raise TrainingError(
+            f"warm start from the {previous.meta.get('day')} bundle: {err}"
+        ) from None
+
+
 def latest_bundle(cfg: Config, name: str, before: dt.date) -> Path | None:
     """The newest bundle of `name` trained through a day before `before`."""
     folder = cfg.path("models") / name
@@ -129,15 +157,21 @@ def latest_bundle(cfg: Config, name: str, before: dt.date) -> Path | None:
 
 
 def choose_parent(
-    cfg: Config, name: str, day: dt.date, champion: Callable[[], Path | None]
+    cfg: Config,
+    name: str,
+    day: dt.date,
+    champion: Callable[[], Path | None],
+    held: Bundle | None = None,
 ) -> tuple[Bundle | None, str]:
     """The bundle training day `day` warm-starts from, and where it came from.
 
     train.warm_start: `champion` (the last good bundle: the serving model's) or `latest`
     (the newest bundle on disk, a rejected candidate's too), each falling back to the
     other: a bundle that is missing, fails to load (corrupt, truncated) or does not fit
-    is skipped with a warning; with neither, a cold start. `champion` is called only when
+    (another model, a later day, an architecture params.yaml has changed since) is skipped
+    with a warning; with neither, a cold start. `champion` is called only when
     needed (it may download). A chain with no champion yet thus still warm-starts.
+    `held` is the champion's bundle when the caller has loaded it already (not read twice).
     """
     latest = lambda: latest_bundle(cfg, name, day)  # noqa: E731
     # with no usable champion yet (a new chain), the newest bundle is the best there is
@@ -147,21 +181,42 @@ def choose_parent(
         if path is None:
             continue
         try:
-            parent = bundles.load(path)
+            parent = held if where is champion and held is not None else bundles.load(path)
         except bundles.BundleError as err:
             log.warning("cannot warm-start from %s: %s; falling back", path, err)
             continue
-        if parent.name == name and parent.meta.get("day", "") < day.isoformat():
-            return parent, str(path)
-        log.warning("cannot warm-start %s %s from %s (a %s of %s)", name, day, path,
-                    parent.name, parent.meta.get("day"))  # fmt: skip
+        if parent.name != name or parent.meta.get("day", "") >= day.isoformat():
+            log.warning(
+                "cannot warm-start %s %s from %s (a %s of %s)",
+                name,
+                day,
+                path,
+                parent.name,
+                parent.meta.get("day"),
+            )
+            continue
+        if changes := architecture_changes(parent.config, cfg.model):
+            log.warning(
+                "not warm-starting %s %s from %s: params.yaml changes its architecture "
+                "(%s); falling back",
+                name,
+                day,
+                path,
+                describe(changes),
+            )
+            continue
+        return parent, str(path)
     return None, "cold start"
 
 
 def train_chain(
-    cfg: Config, name: str, days: list[dt.date], previous: Bundle | None = None,
-    on_step: OnStep | None = None, on_day: Callable[[TrainedDay], None] | None = None,
-) -> list[TrainedDay]:  # fmt: skip
+    cfg: Config,
+    name: str,
+    days: list[dt.date],
+    previous: Bundle | None = None,
+    on_step: OnStep | None = None,
+    on_day: Callable[[TrainedDay], None] | None = None,
+) -> list[TrainedDay]:
     """Train day after day, each warm-started from the one before."""
     out = []
     for day in days:

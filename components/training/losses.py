@@ -16,8 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from components.features.batch import Batch
-
-EPS = 1e-7
+from components.probability import PROB_EPS
 
 
 def masked_bce(logits: Tensor, labels: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -31,7 +30,7 @@ def masked_bce(logits: Tensor, labels: Tensor, mask: Tensor | None = None) -> Te
 def product_bce(logit_a: Tensor, logit_b: Tensor, labels: Tensor) -> Tensor:
     """Mean BCE of sigmoid(a) * sigmoid(b): log-space, so tiny products stay finite."""
     log_p = F.logsigmoid(logit_a) + F.logsigmoid(logit_b)
-    log_not_p = torch.log1p(-log_p.exp().clamp(max=1 - EPS))
+    log_not_p = torch.log1p(-log_p.exp().clamp(max=1 - PROB_EPS))
     return -(labels * log_p + (1 - labels) * log_not_p).mean()
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from collections.abc import Callable
 
+from components.codec import finite
 from components.config import Config
 from components.data.partitions import list_days, read_partition
 from components.evaluation.evaluate import evaluate
@@ -41,7 +41,7 @@ def replay(cfg: Config, on_day: Callable[[str], None] | None = None) -> dict[str
 
 
 def _number(x: float | None) -> float | None:
-    return None if x is None or math.isnan(x) else round(x, 6)
+    return None if finite(x) is None else round(x, 6)
 
 
 def summary(results: dict[str, list[Metrics]]) -> dict:

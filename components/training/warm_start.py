@@ -6,6 +6,11 @@ their overlapping block (cross tables indexed by vocabulary rows grow the same w
 and anything new (a new id, a new scene's components) keeps its fresh init.
 Optimizer state is not carried over: each day's Adam starts fresh (its moments
 describe yesterday's data and the tables' old shapes).
+
+A warm start continues only the architecture params.yaml asks for: every key of
+`ModelConfig` but `name` (a bundle of another model is never a parent) and `scenes` (new
+scenes are appended) must be the parent's, and no scene may be dropped; otherwise the
+day starts cold (`architecture_changes`). A key added to ModelConfig counts by default.
 """
 
 from __future__ import annotations
@@ -15,8 +20,33 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from components.config import ModelConfig
 from components.models.base import RankingModel
 from components.models.layers import FieldEmbedding
+
+NOT_ARCHITECTURE = frozenset({"name", "scenes"})  # each has its own rule
+
+
+def architecture_changes(old: ModelConfig, new: ModelConfig) -> dict[str, tuple]:
+    """The model keys whose change forbids warm-starting `new` from `old`: {key: (old, new)}.
+
+    Scenes may be added or reordered (a warm start appends new ones and keeps the parent's
+    order, so no index moves); a removed scene counts, its components cannot be dropped.
+    """
+    changes = {
+        key: (getattr(old, key), getattr(new, key))
+        for key in type(new).model_fields
+        if key not in NOT_ARCHITECTURE and getattr(old, key) != getattr(new, key)
+    }
+    if set(old.scenes) - set(new.scenes):
+        changes["scenes"] = (old.scenes, new.scenes)
+    return changes
+
+
+def describe(changes: dict[str, tuple]) -> str:
+    """`model.embedding_dim 16 → 8, ...`: one line for a warning or an error."""
+    as_yaml = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731  [128, 64], not (128, 64)
+    return ", ".join(f"model.{k} {as_yaml(a)} → {as_yaml(b)}" for k, (a, b) in changes.items())
 
 
 @dataclass(frozen=True)

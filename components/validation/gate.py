@@ -5,15 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from components import atomic
+from components import atomic, codec
 from components.config import Config
 from components.data.contract import CONTRACTS, Contract
 from components.data.partitions import (
     CONTRACT_FILE,
     PartitionError,
+    day_name,
     list_days,
     move_partition,
     partition_dir,
@@ -34,16 +35,12 @@ class ValidationReport:
     seconds: float
     quarantined: str | None = None  # where the partition went when it failed
 
+    DERIVED = ("reasons",)  # written for readers of the file (components.codec)
+
     @property
     def reasons(self) -> list[str]:
         """One line per failed expectation."""
         return [c.reason for c in self.checks if not c.success]
-
-    def to_json(self) -> str:
-        body = asdict(self)
-        body["day"] = self.day.isoformat()
-        body["failed"] = self.reasons
-        return json.dumps(body, indent=2)
 
 
 def dataset_contract(cfg: Config) -> Contract:
@@ -60,7 +57,7 @@ def dataset_contract(cfg: Config) -> Contract:
 
 
 def result_path(cfg: Config, day: dt.date) -> Path:
-    return cfg.path("validation") / f"day={day.isoformat()}.json"
+    return cfg.path("validation") / day_name(day, ".json")
 
 
 def is_validated(cfg: Config, day: dt.date) -> bool:
@@ -76,10 +73,7 @@ def quarantined(cfg: Config, day: dt.date) -> ValidationReport | None:
     saved = partition_dir(cfg.path("quarantine"), day) / REPORT_FILE
     if not saved.exists():
         return None
-    body = json.loads(saved.read_text())
-    checks = [Check(**c) for c in body["checks"]]
-    return ValidationReport(day, body["dataset"], False, body["rows"], checks, body["seconds"],
-                            body["quarantined"])  # fmt: skip
+    return codec.loads(ValidationReport, saved.read_text())
 
 
 def validated(cfg: Config, days: list[dt.date]) -> list[dt.date]:
@@ -101,7 +95,7 @@ def _check_day(cfg: Config, contract: Contract, day: dt.date) -> tuple[int, list
         if not partition_dir(cfg.path("raw"), day).is_dir():
             raise
         return 0, [Check("read_parquet", "the partition is readable parquet", False, str(err))]
-    return table.num_rows, run_suite(table.to_pandas(), contract, cfg.validation, day)
+    return table.num_rows, run_suite(table, contract, cfg.validation, day, cfg.model.scenes)
 
 
 def validate_day(cfg: Config, day: dt.date) -> ValidationReport:
@@ -119,6 +113,6 @@ def validate_day(cfg: Config, day: dt.date) -> ValidationReport:
     if not passed:
         moved = move_partition(cfg.path("raw"), cfg.path("quarantine"), day)
         report = replace(report, quarantined=str(moved))
-        atomic.write_text(moved / REPORT_FILE, report.to_json())
-    atomic.write_text(result_path(cfg, day), report.to_json())
+        atomic.write_text(moved / REPORT_FILE, codec.dumps(report))
+    atomic.write_text(result_path(cfg, day), codec.dumps(report))
     return report

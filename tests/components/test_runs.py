@@ -1,16 +1,54 @@
 import datetime as dt
 import json
+import math
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from components import runs
-from components.runs import DayRecord, RunLockedError
+from components import codec, runs
+from components.evaluation.gate import Check, Decision
+from components.evaluation.metrics import Metrics
+from components.records import DayRecord, Trained
+from components.runs import RunLockedError
+from components.validation.gate import ValidationReport
+from components.validation.suite import Check as Expectation
 
 DAY = dt.date(2026, 1, 6)
+NAN = float("nan")
 
 
 def record(day: dt.date, outcome: str = "promoted") -> DayRecord:
-    return DayRecord(day.isoformat(), outcome, 100, {"passed": True, "reasons": [], "seconds": 0.1})
+    report = ValidationReport(day, "simulator", True, 100, [], 0.1)
+    return DayRecord(day, outcome, 100, report)
+
+
+def full_record() -> DayRecord:
+    """Every typed part set, NaN and None included."""
+    failed = Expectation("expect_column_values_to_not_be_null", "price is set", False, "3 nulls")
+    report = ValidationReport(DAY, "simulator", True, 100, [failed], 0.1, "/q/day=2026-01-06")
+    metrics = [Metrics("feed", "ctr", 90, 9, 0.71, None, 0.6, 0.2, 0.1, 1.02),
+               Metrics("mall", "cvr", 3, 0, NAN, NAN, NAN, 0.1, 0.0, NAN)]  # fmt: skip
+    checks = (Check("feed/ctr", "floor", True, "AUC 0.71, floor 0.6"),
+              Check("feed/ctr", "regression", False, "AUC 0.71 vs champion 0.73"))  # fmt: skip
+    trained = Trained(DAY - dt.timedelta(days=1), [DAY - dt.timedelta(days=1)], 50, "cold start",
+                      Path("models/mtms/day=2026-01-05.pt"), "abc", None, [{"stage": "x"}],
+                      True, 0.5)  # fmt: skip
+    return DayRecord(
+        DAY,
+        "rejected",
+        100,
+        report,
+        trained,
+        metrics,
+        [],
+        Decision(False, checks, False),
+        version=4,
+        champion_before=3,
+        champion=3,
+        run_id="r1",
+        timings={"train": 1.5},
+    )
 
 
 def test_records_round_trip_and_list_oldest_first(cfg):
@@ -18,7 +56,7 @@ def test_records_round_trip_and_list_oldest_first(cfg):
         runs.save_record(cfg, record(d))
     loaded = runs.load_record(cfg, DAY)
     assert loaded.outcome == "promoted" and loaded.finished
-    assert [r.day for r in runs.records(cfg)] == ["2026-01-05", "2026-01-06"]
+    assert [r.day for r in runs.records(cfg)] == [DAY - dt.timedelta(days=1), DAY]
     assert runs.load_record(cfg, DAY + dt.timedelta(days=1)) is None
     assert not list(cfg.path("runs").glob("*.tmp*"))  # written via a temp name
 
@@ -53,15 +91,34 @@ def test_a_record_from_a_newer_version_with_extra_keys_still_loads(cfg):
     runs.save_record(cfg, record(DAY))
     path = runs.record_path(cfg, DAY)
     path.write_text(json.dumps({**json.loads(path.read_text()), "new_key": 1}))
-    assert runs.load_record(cfg, DAY).day == DAY.isoformat()
+    assert runs.load_record(cfg, DAY).day == DAY
+
+
+def test_a_record_comes_back_as_the_typed_value_it_was(cfg):
+    rec = full_record()
+    runs.save_record(cfg, rec)
+    loaded = runs.load_record(cfg, DAY)
+    assert loaded.finished  # NaN != NaN: the metrics are compared apart
+    assert replace(loaded, candidate=[]) == replace(rec, finished=loaded.finished, candidate=[])
+    assert loaded.candidate[0] == rec.candidate[0] and math.isnan(loaded.candidate[1].auc)
+    assert loaded.champion_metrics == [] and loaded.trained.through == DAY - dt.timedelta(days=1)
+    assert loaded.decision.failed == [rec.decision.checks[1]]
+    assert loaded.validation.reasons == rec.validation.reasons != []
+    assert isinstance(loaded.trained.bundle, Path) and loaded.drift is None
 
 
 def test_records_are_valid_json_even_with_nan_metrics(cfg):
-    rec = record(DAY)
-    rec.candidate = [{"scene": "mall", "task": "cvr", "auc": float("nan")}]
-    runs.save_record(cfg, rec)
+    runs.save_record(cfg, full_record())
     text = runs.record_path(cfg, DAY).read_text()
-    assert "NaN" not in text and json.loads(text)["candidate"][0]["auc"] is None
+    body = json.loads(text)
+    assert "NaN" not in text and body["candidate"][1]["auc"] is None
+    assert body["decision"]["reasons"] == ["feed/ctr: AUC 0.71 vs champion 0.73"]  # for readers
+
+
+def test_no_champion_and_an_unscoring_champion_stay_apart():
+    none, empty = record(DAY), replace(record(DAY), champion_metrics=[])
+    assert codec.loads(DayRecord, codec.dumps(none)).champion_metrics is None
+    assert codec.loads(DayRecord, codec.dumps(empty)).champion_metrics == []
 
 
 def test_a_superseded_record_leaves_the_day_unfinished(cfg):

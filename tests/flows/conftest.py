@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 
 from components.config import Config
 from components.data.partitions import partition_dir, read_partition, write_partition
-from tests.conftest import write_params
+from tests.helpers import write_params
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -39,6 +40,14 @@ def prefect_api(tmp_path_factory):
         yield
 
 
+@pytest.fixture
+def daily_params(tmp_path: Path, sim_days: Config) -> Callable[..., Path]:
+    """daily_params(overrides): a fresh workspace at tmp_path/ws holding a copy of the
+    session's simulated days, with the small world's gate; its params path."""
+    return lambda overrides=None: daily_workspace(tmp_path / "ws", sim_days, overrides)
+
+
+# Plain helpers: tests/flows/test_daily.py still imports these three from here.
 def daily_workspace(root: Path, sim_days: Config, overrides: dict | None = None) -> Path:
     """A fresh workspace holding a copy of the session's simulated days; its params path."""
     cfg = write_params(root, {**GATE, "simulator": {"rows_per_day": 60000}, **(overrides or {})})

@@ -18,11 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from components.config import load
 from cli.main import main
-from tests.flows.conftest import daily_workspace
+from components.config import load
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
+# Chromium, the Evidently UI as a server process, and a backfill through Prefect.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.server,
+    pytest.mark.e2e,
+    pytest.mark.usefixtures("prefect_api"),
+]
 SHOCK = {"simulator": {"rows_per_day": 60000, "shock": {"day": "2026-01-08", "days": 1}}}
 
 
@@ -47,10 +52,10 @@ def shoot(page: Path, name: str, folder: Path) -> Path:
     return png
 
 
-def test_index_and_a_drift_report_render_in_chromium(tmp_path, sim_days):
+def test_index_and_a_drift_report_render_in_chromium(tmp_path, daily_params):
     from components.data.simulator import simulate
 
-    params = daily_workspace(tmp_path / "ws", sim_days, SHOCK)
+    params = daily_params(SHOCK)
     cfg = load(params)
     shocked = cfg.simulator.shock.day
     shutil.rmtree(cfg.path("raw") / f"day={shocked}")  # this world's copy of the day, shocked

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from components.data.versioning import data_version
 from cli.main import main
+from components.data.versioning import data_version
 from tests.conftest import dvc_workspace, write_params
 
 

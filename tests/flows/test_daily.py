@@ -6,26 +6,28 @@ import datetime as dt
 import json
 
 import pytest
+from mlflow import MlflowClient
 
+from cli.main import main
 from components import runs
 from components.config import load
 from components.data.corruption import corrupt_table
 from components.data.partitions import read_partition
 from components.models import bundle as bundles
 from components.models.scoring import score
+from components.records import DayRecord
 from components.registry.mlflow_registry import Registry
 from components.runs import RunLockedError
-from cli.main import main
 from tests.flows.conftest import daily_workspace, rewrite_day, shuffle_labels
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_api")]
 
 
 def day(i: int) -> dt.date:
     return dt.date(2026, 1, 5) + dt.timedelta(days=i)
 
 
-def run(params, i: int, **kwargs) -> dict:
+def run(params, i: int, **kwargs) -> DayRecord:
     from flows.daily import daily
 
     return daily(day=day(i).isoformat(), params=str(params), **kwargs)
@@ -51,26 +53,31 @@ def test_promote_reject_quarantine_and_rollback(tmp_path, sim_days, capsys):
     out = capsys.readouterr().out
     assert "no-training-data" in out and "promoted" in out and "feed/ctr" in out
     first, second = runs.load_record(cfg, day(1)), runs.load_record(cfg, day(2))
-    assert first.outcome == "promoted" and first.decision["first_model"]
-    assert first.trained["parent"] == "cold start"
-    assert second.outcome == "promoted", second.decision["reasons"]
-    assert second.trained["warm"] and second.champion_before == first.version
+    assert first.outcome == "promoted" and first.decision.first_model
+    assert first.trained.parent == "cold start"
+    assert second.outcome == "promoted", second.decision.reasons
+    assert second.trained.warm and second.champion_before == first.version
     assert registry.champion().number == second.version
     assert registry.previous().number == first.version
-    candidate = {(m["scene"], m["task"]): m["auc"] for m in second.candidate}
+    candidate = {(m.scene, m.task): m.auc for m in second.candidate}
     assert candidate[("feed", "ctr")] > 0.6 and candidate[("search", "ctr")] > 0.6
     assert set(second.timings) >= {"validation", "train", "evaluate", "register", "flow"}
+    logged = MlflowClient(registry.tracking_uri).get_run(second.run_id).data
+    assert logged.tags["drift"] == ("yes" if second.drift.drifted else "no")
+    assert logged.metrics["drift.share"] == pytest.approx(second.drift.drift_share)
+    assert logged.tags["parent_version"] == str(first.version)
 
     # a rerun of a finished day returns its record: no second version, no promotion
     versions = len(registry.versions())
-    assert run(params, 2)["version"] == second.version
+    rerun = run(params, 2)  # the record, as it was written
+    assert (rerun.version, rerun.finished) == (second.version, second.finished)
     assert len(registry.versions()) == versions
 
     # day 3 is corrupt: quarantined, the registry untouched; day 4 has nothing to train on
     rewrite_day(cfg, day(3), lambda t: corrupt_table(t, "nulls", 0))
-    assert run(params, 3)["outcome"] == "quarantined"
+    assert run(params, 3).outcome == "quarantined"
     assert (cfg.path("quarantine") / f"day={day(3)}").is_dir()
-    assert run(params, 4)["outcome"] == "no-training-data"
+    assert run(params, 4).outcome == "no-training-data"
     assert registry.champion().number == second.version and len(registry.versions()) == versions
 
     # day 4's logs lost their labels' alignment (passes validation: the rates are intact):
@@ -78,9 +85,9 @@ def test_promote_reject_quarantine_and_rollback(tmp_path, sim_days, capsys):
     rewrite_day(cfg, day(4), shuffle_labels)
     (cfg.path("validation") / f"day={day(4)}.json").unlink()  # it changed since it was validated
     bad = run(params, 5)
-    assert bad["outcome"] == "rejected", bad["candidate"]
-    assert any("vs champion" in r for r in bad["decision"]["reasons"])
-    assert bad["trained"]["parent"].endswith(f"day={day(1)}.pt")  # the last good bundle
+    assert bad.outcome == "rejected", bad.candidate
+    assert any("vs champion" in r for r in bad.decision.reasons)
+    assert bad.trained.parent.endswith(f"day={day(1)}.pt")  # the last good bundle
     assert registry.champion().number == second.version
     assert len(registry.versions()) == versions + 1  # registered, not promoted
 
@@ -106,7 +113,7 @@ def test_crashes_leave_champion_loadable_and_reruns_finish(tmp_path, sim_days, m
     cfg = load(params)
     registry = Registry(cfg)
     run(params, 0)
-    champion = run(params, 1)["version"]
+    champion = run(params, 1).version
 
     def crash(*args, **kwargs):
         raise RuntimeError("injected crash")
@@ -130,12 +137,12 @@ def test_crashes_leave_champion_loadable_and_reruns_finish(tmp_path, sim_days, m
 
     # the rerun finishes the registered version instead of adding one
     done = run(params, 2)
-    assert done["outcome"] == "promoted" and len(registry.versions()) == 2
-    assert registry.champion().number == done["version"] != champion
+    assert done.outcome == "promoted" and len(registry.versions()) == 2
+    assert registry.champion().number == done.version != champion
 
     # --force retrains: a new version, gated like any other
     forced = run(params, 2, force=True)
-    assert forced["version"] not in (champion, done["version"])
+    assert forced.version not in (champion, done.version)
 
 
 def test_two_runs_of_a_day_cannot_both_promote(tmp_path, sim_days):

@@ -9,8 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from components.data.simulator import simulate
-from tests.conftest import REPO, dvc_workspace, write_params
+from tests.helpers import REPO, write_params
+
+pytestmark = pytest.mark.e2e
 
 
 def dvc(root: Path, *args: str) -> str:
@@ -21,8 +25,8 @@ def dvc(root: Path, *args: str) -> str:
     return proc.stdout
 
 
-def test_dvc_repro_replays_the_chain_and_shows_metrics_and_plots(tmp_path):
-    root = dvc_workspace(tmp_path / "ws")
+def test_dvc_repro_replays_the_chain_and_shows_metrics_and_plots(make_dvc_workspace):
+    root = make_dvc_workspace()
     cfg = write_params(root)
     simulate(cfg.simulator, cfg.seed, cfg.path("raw"), cfg.simulator.start, 3)
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")

@@ -6,13 +6,13 @@ import asyncio
 
 import pytest
 
+from cli.main import main
 from components import runs
 from components.config import load
-from cli.main import main
-from tests.flows.conftest import daily_workspace
 
 
-def test_the_deployment_runs_the_next_day_on_params_cron(tmp_path, sim_days, prefect_api):
+@pytest.mark.server  # a Prefect runner runs the deployment in a subprocess
+def test_the_deployment_runs_the_next_day_on_params_cron(daily_params, prefect_api):
     from prefect import get_client
     from prefect.client.schemas.schedules import CronSchedule
     from prefect.deployments import run_deployment
@@ -20,7 +20,7 @@ def test_the_deployment_runs_the_next_day_on_params_cron(tmp_path, sim_days, pre
 
     from flows.schedule import deployment
 
-    params = daily_workspace(tmp_path / "ws", sim_days, {"schedule": {"cron": "15 4 * * 1-5"}})
+    params = daily_params({"schedule": {"cron": "15 4 * * 1-5"}})
     cfg = load(params)
     runner = Runner(name="mtms-test", limit=1, pause_on_shutdown=False)
     deployment_id = runner.add_deployment(deployment(cfg, params))
@@ -42,10 +42,8 @@ def test_the_deployment_runs_the_next_day_on_params_cron(tmp_path, sim_days, pre
     assert first.day == str(cfg.simulator.start) and first.outcome == "no-training-data"
 
 
-def test_schedule_refuses_to_start_without_a_server(tmp_path, sim_days, monkeypatch, capsys):
+def test_schedule_refuses_to_start_without_a_server(daily_params, monkeypatch, capsys):
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    params = daily_workspace(tmp_path / "ws", sim_days)
+    params = daily_params()
     assert main(["--params", str(params), "schedule"]) == 2
     assert "prefect server start" in capsys.readouterr().err
-
-

@@ -8,10 +8,10 @@ import pytest
 from components.data.contract import ALICCP, ALIEXPRESS
 from components.data.loaders import import_day
 from components.data.loaders.tables import LoaderError
-from components.data.partitions import read_partition
+from components.data.partitions import list_days, read_partition
 from components.data.simulator import simulate
 from components.validation.gate import validate_day
-from tests.conftest import write_params
+from tests.helpers import write_params
 
 DAY = dt.date(2026, 1, 5)
 N = 600
@@ -121,9 +121,9 @@ def test_a_file_missing_columns_is_a_one_line_error(tmp_path):
     cfg = workspace(tmp_path, "aliexpress")
     bad = tmp_path / "us.csv"
     bad.write_text("search_id,click,conversion\n1,0,0\n")
-    with pytest.raises(LoaderError, match="missing column"):
+    with pytest.raises(LoaderError, match="missing column") as err:
         import_day(cfg.path("raw"), "aliexpress", [bad], DAY)
-    assert not cfg.path("raw").exists()
+    assert "\n" not in str(err.value) and not cfg.path("raw").exists()
 
 
 def test_importing_into_simulator_data_is_refused(tmp_path):
@@ -133,6 +133,7 @@ def test_importing_into_simulator_data_is_refused(tmp_path):
     write_aliexpress(path, np.random.default_rng(3))
     with pytest.raises(LoaderError, match="already holds simulator"):
         import_day(cfg.path("raw"), "aliexpress", [path], DAY + dt.timedelta(1))
+    assert list_days(cfg.path("raw")) == [DAY]  # nothing written next to the simulator's day
 
 
 def test_validation_refuses_data_of_another_contract(tmp_path):

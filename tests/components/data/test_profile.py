@@ -5,10 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from components.data.contract import SIMULATOR
 from components.data.profile import profile
 from components.data.simulator import simulate
-from tests.conftest import REPO, dvc_workspace, write_params
+from tests.helpers import REPO, write_params
 
 
 def test_profile_counts_rows_and_rates_per_day_and_scene(cfg):
@@ -20,8 +22,9 @@ def test_profile_counts_rows_and_rates_per_day_and_scene(cfg):
     assert sum(s["rows"] for s in first["scenes"].values()) == first["rows"]
 
 
-def test_dvc_repro_writes_the_metrics(tmp_path):
-    root = dvc_workspace(tmp_path / "ws")
+@pytest.mark.e2e
+def test_dvc_repro_writes_the_metrics(make_dvc_workspace):
+    root = make_dvc_workspace()
     cfg = write_params(root)
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
     (root / "components/data").mkdir(parents=True)
@@ -34,3 +37,4 @@ def test_dvc_repro_writes_the_metrics(tmp_path):
     )
     metrics = json.loads((root / "metrics/data.json").read_text())
     assert list(metrics) == [cfg.simulator.start.isoformat()]
+    assert metrics == profile(cfg.path("raw"), SIMULATOR)  # the stage runs the same profile

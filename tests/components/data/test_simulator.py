@@ -12,7 +12,7 @@ from components.data.signal import oracle_aucs, variance_shares
 from components.data.simulator import simulate, simulate_day
 from components.data.world import build_world
 from components.evaluation.metrics import auc
-from tests.conftest import write_params
+from tests.helpers import write_params
 
 
 @pytest.fixture(scope="module")

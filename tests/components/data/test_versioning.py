@@ -6,27 +6,33 @@ import pytest
 
 from components.data.simulator import simulate
 from components.data.versioning import VersioningError, data_version, dvc, track
-from tests.conftest import dvc_workspace, write_params
+from tests.helpers import write_params
 
 
-def simulated_workspace(root):
-    dvc_workspace(root)
-    cfg = write_params(root)
-    simulate(cfg.simulator, cfg.seed, cfg.path("raw"), cfg.simulator.start, 2)
-    return cfg
+@pytest.fixture
+def simulated_workspace(make_dvc_workspace):
+    """simulated_workspace(name): a DVC workspace with two simulated days; its config."""
+
+    def make(name: str = "ws"):
+        cfg = write_params(make_dvc_workspace(name))
+        simulate(cfg.simulator, cfg.seed, cfg.path("raw"), cfg.simulator.start, 2)
+        return cfg
+
+    return make
 
 
-def test_same_params_give_the_same_data_version(tmp_path):
-    versions = []
+def test_same_params_give_the_same_data_version(simulated_workspace):
+    roots, versions = [], []
     for name in ("a", "b"):
-        cfg = simulated_workspace(tmp_path / name)
+        cfg = simulated_workspace(name)
+        roots.append(cfg.root)
         versions.append(track(cfg.root, cfg.path("raw")))
     assert versions[0] == versions[1] and versions[0].endswith(".dir")
-    assert data_version(tmp_path / "a") == versions[0]
+    assert data_version(roots[0]) == versions[0]
 
 
-def test_new_days_change_the_version_and_push_pull_round_trip(tmp_path):
-    cfg = simulated_workspace(tmp_path / "ws")
+def test_new_days_change_the_version_and_push_pull_round_trip(simulated_workspace):
+    cfg = simulated_workspace()
     first = track(cfg.root, cfg.path("raw"))
     simulate(cfg.simulator, cfg.seed, cfg.path("raw"), cfg.simulator.start, 3)
     second = track(cfg.root, cfg.path("raw"))
@@ -44,8 +50,8 @@ def test_outside_a_dvc_workspace_nothing_is_versioned(cfg):
     assert track(cfg.root, cfg.path("raw")) is None and data_version(cfg.root) is None
 
 
-def test_data_dvc_must_track_paths_raw(tmp_path):
-    cfg = simulated_workspace(tmp_path / "ws")
+def test_data_dvc_must_track_paths_raw(simulated_workspace):
+    cfg = simulated_workspace()
     (cfg.root / "data.dvc").write_text("outs:\n- path: elsewhere\n")
     with pytest.raises(VersioningError, match="tracks elsewhere"):
         track(cfg.root, cfg.path("raw"))

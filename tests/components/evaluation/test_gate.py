@@ -5,7 +5,7 @@ import pytest
 from components.config import load
 from components.evaluation.gate import decide
 from components.evaluation.metrics import Metrics
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 GATE = load(REPO / "params.yaml").gate
 
@@ -62,7 +62,9 @@ def test_each_failure_names_its_check(candidate, check):
 
 def test_a_focus_without_rows_fails():
     decision = decide(GATE, metrics(drop=("search",)), metrics())
-    assert ("search/ctr", "rows") in failed(decision)
+    assert not decision.passed and ("search/ctr", "rows") in failed(decision)
+    search = {f"{f.scene}/{f.task}" for f in GATE.focus if f.scene == "search"}
+    assert {focus for focus, _ in failed(decision)} == search  # only the missing scene's
 
 
 def test_the_first_model_is_judged_on_floors_only():

@@ -11,7 +11,7 @@ from components.data.world import build_world
 from components.features.batch import Batch
 from components.features.encoding import Encoder
 from components.features.vocabulary import OOV, Vocabulary
-from tests.conftest import write_params
+from tests.helpers import write_params
 
 
 def test_vocabulary_appends_new_ids_and_keeps_known_rows():

@@ -3,64 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-from components.config import Config
 from components.data.partitions import read_partition
-from components.data.simulator import simulate
 from components.evaluation.evaluate import predict
 from components.models import bundle as bundles
 from components.models.bundle import Bundle
 from components.models.scoring import OUTPUTS, ScoringError, score
-from components.training.chain import train_day
-from tests.conftest import write_params
-
-# A world and model small enough to simulate and train two days in a few seconds.
-TINY = {
-    "simulator": {
-        "days": 3, "horizon_days": 4, "rows_per_day": 4000, "n_users": 1000,
-        "new_users_per_day": 10, "n_ads": 200, "n_advertisers": 30, "n_brands": 50,
-    },
-    "model": {"embedding_dim": 4, "tower": [8], "ranking": [8]},
-    "validation": {"min_rows": 100},
-}  # fmt: skip
-UNSEEN = 10**12  # an id no vocabulary holds: it scores with the OOV row
-
-
-def tiny_world(root: Path) -> tuple[Config, list[Path]]:
-    """Three simulated days and the bundles of days 0 and 1 (day 1 warm-started)."""
-    cfg = write_params(root, TINY)
-    simulate(cfg.simulator, cfg.seed, cfg.path("raw"), cfg.simulator.start, 3)
-    previous, paths = None, []
-    for offset in (0, 1):
-        day = cfg.simulator.start + dt.timedelta(days=offset)
-        previous, trained = train_day(cfg, "mtms", day, previous)
-        paths.append(trained.path)
-    return cfg, paths
-
-
-def request_rows(bundle: Bundle, table: pa.Table, n: int) -> tuple[pa.Table, pd.DataFrame]:
-    """n rows as a JSON client sends them: no labels, oracle or meta columns, lists as lists;
-    the first row's user is unseen. Also the same rows as a table, labels kept."""
-    contract = bundle.encoder.contract
-    table = table.slice(0, n)
-    users = table[contract.user].to_numpy().copy()
-    users[0] = UNSEEN
-    table = table.set_column(table.schema.get_field_index(contract.user), contract.user, [users])
-    features = [contract.scene, *(c.name for c in contract.features)]
-    records = json.loads(table.select(features).to_pandas().to_json(orient="records"))
-    return table, pd.DataFrame.from_records(records)
+from tests.helpers import request_rows
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory) -> tuple[Bundle, pa.Table, pd.DataFrame]:
-    cfg, paths = tiny_world(tmp_path_factory.mktemp("scoring"))
+def served(tiny_world) -> tuple[Bundle, pa.Table, pd.DataFrame]:
+    cfg, paths = tiny_world
     bundle = bundles.load(paths[0])
     day1 = read_partition(cfg.path("raw"), cfg.simulator.start + dt.timedelta(days=1))
     table, rows = request_rows(bundle, day1, 500)

@@ -2,66 +2,90 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from components import runs
+from components.evaluation.gate import Check, Decision
+from components.evaluation.metrics import Metrics
+from components.monitoring.drift import DriftSummary
 from components.monitoring.index import build_index
-from components.runs import DayRecord
-from tests.conftest import write_params
+from components.records import DayRecord
+from components.validation.gate import ValidationReport
+from components.validation.suite import Check as Expectation
+from tests.helpers import write_params
 
 NAN = float("nan")
-PASSED = {"passed": True, "reasons": [], "seconds": 0.1}
-DRIFT = {"drifted_columns": [], "alerts": [], "label_rates": {}, "new_id_rate": {}}
 
 
-def metrics(auc: float, **overrides: dict) -> list[dict]:
-    """One metric record per (scene, task); `overrides` maps 'scene_task' to changed keys."""
+def metrics(auc: float, **overrides: dict) -> list[Metrics]:
+    """One metric per (scene, task); `overrides` maps 'scene_task' to changed fields."""
     out = []
     for scene in ("feed", "search", "video"):
         for i, task in enumerate(("ctr", "cvr", "ctcvr")):
-            m = {"scene": scene, "task": task, "rows": 30000, "positives": 900,
-                 "auc": auc - 0.01 * i, "oracle_auc": auc + 0.05, "gauc": auc - 0.05,
-                 "logloss": 0.15, "mae": 0.05, "calibration": 1.02 + 0.01 * i}  # fmt: skip
-            out.append({**m, **overrides.get(f"{scene}_{task}", {})})
+            m = Metrics(scene, task, rows=30000, positives=900, auc=auc - 0.01 * i,
+                        oracle_auc=auc + 0.05, gauc=auc - 0.05, logloss=0.15, mae=0.05,
+                        calibration=1.02 + 0.01 * i)  # fmt: skip
+            out.append(replace(m, **overrides.get(f"{scene}_{task}", {})))
     return out
+
+
+def validation(day: str, *failed: str) -> ValidationReport:
+    checks = [Expectation("expect_rates", "label rates", False, why) for why in failed]
+    return ValidationReport(dt.date.fromisoformat(day), "simulator", not failed, 100, checks, 0.1)
+
+
+def decision(*failed: tuple[str, str]) -> Decision:
+    checks = tuple(Check(focus, "regression", False, why) for focus, why in failed)
+    return Decision(not failed, checks or (Check("feed/ctr", "floor", True, "ok"),), False)
+
+
+def drift(share: float, *alerts: str, columns: tuple[str, ...] = ()) -> DriftSummary:
+    return DriftSummary("d", [], 100, 100, share, list(columns), {}, {}, {}, {}, list(alerts), 1.0)
+
+
+def record(day: str, outcome: str, rows: int, **parts) -> DayRecord:
+    failed = parts.pop("failed", ())
+    return DayRecord(dt.date.fromisoformat(day), outcome, rows, validation(day, *failed), **parts)
 
 
 def day_records() -> list[DayRecord]:
     """Five days with a gap: first promotion, a rejection, a quarantine, a drifted promotion
     with NaN and null metrics, and a day without training data (NaN drift share)."""
-    reject = ["feed/ctr: AUC 0.6900 vs champion 0.7100 (drop +0.0200, max 0.005)",
-              "search/cvr: calibration 2.400, band [0.5, 2.0]"]  # fmt: skip
-    bad = {"passed": False, "reasons": ["feed: CTR 0.4 outside [0.002, 0.25] <b>"], "seconds": 0.1}
-    drifted = {**DRIFT, "drift_share": 0.45, "drifted": True, "drifted_columns": ["os", "price"],
-               "alerts": ["drift share 0.45 >= 0.3", "feed ctr moved -40%"]}  # fmt: skip
-    nan_day = {"feed_ctr": {"calibration": None, "oracle_auc": None}, "search_cvr": {"auc": NAN}}
+    reject = decision(("feed/ctr", "AUC 0.6900 vs champion 0.7100 (drop +0.0200, max 0.005)"),
+                      ("search/cvr", "calibration 2.400, band [0.5, 2.0]"))  # fmt: skip
+    drifted = drift(0.45, "drift share 0.45 >= 0.3", "feed ctr moved -40%",
+                    columns=("os", "price"))  # fmt: skip
+    nan_day = {"feed_ctr": {"calibration": NAN, "oracle_auc": None}, "search_cvr": {"auc": NAN}}
     return [
-        DayRecord("2026-01-06", "promoted", 20000, PASSED, candidate=metrics(0.71),
-                  decision={"passed": True, "reasons": [], "checks": []}, version=1, champion=1),
-        DayRecord("2026-01-07", "rejected", 21000, PASSED, candidate=metrics(0.69),
-                  champion_metrics=metrics(0.71), decision={"passed": False, "reasons": reject},
-                  version=2, champion_before=1, champion=1,
-                  drift={**DRIFT, "drift_share": 0.1, "drifted": False}),
-        DayRecord("2026-01-08", "quarantined", 19000, bad, champion_before=1, champion=1),
-        DayRecord("2026-01-09", "promoted", 22000, PASSED, candidate=metrics(0.72, **nan_day),
-                  champion_metrics=metrics(0.7123456), decision={"passed": True, "reasons": []},
-                  version=3, champion_before=1, champion=3, drift=drifted),
-        DayRecord("2026-01-11", "no-training-data", 20500, PASSED,
-                  champion_metrics=metrics(0.73), champion_before=3, champion=3,
-                  drift={**DRIFT, "drift_share": NAN, "drifted": False}),
+        record("2026-01-06", "promoted", 20000, candidate=metrics(0.71), decision=decision(),
+               version=1, champion=1),
+        record("2026-01-07", "rejected", 21000, candidate=metrics(0.69),
+               champion_metrics=metrics(0.71), decision=reject, version=2, champion_before=1,
+               champion=1, drift=drift(0.1)),
+        record("2026-01-08", "quarantined", 19000, champion_before=1, champion=1,
+               failed=["feed: CTR 0.4 outside [0.002, 0.25] <b>"]),
+        record("2026-01-09", "promoted", 22000, candidate=metrics(0.72, **nan_day),
+               champion_metrics=metrics(0.7123456), decision=decision(), version=3,
+               champion_before=1, champion=3, drift=drifted),
+        record("2026-01-11", "no-training-data", 20500, champion_metrics=metrics(0.73),
+               champion_before=3, champion=3, drift=drift(NAN)),
     ]  # fmt: skip
 
 
 class Page(HTMLParser):
-    """Every element with its attributes and the id of the chart it sits in."""
+    """Every element with its attributes and the id of the chart it sits in; the text of
+    each <title> by its element's index."""
 
     def __init__(self, text: str) -> None:
         super().__init__()
         self.elements: list[tuple[str, dict, str | None]] = []
+        self.titles: dict[int, str] = {}
         self.chart: str | None = None
         self.feed(text)
 
@@ -70,6 +94,11 @@ class Page(HTMLParser):
         if tag == "svg":
             self.chart = attrs.get("id")
         self.elements.append((tag, attrs, self.chart))
+
+    def handle_data(self, data: str) -> None:
+        if self.elements and self.elements[-1][0] == "title":
+            index = len(self.elements) - 1
+            self.titles[index] = self.titles.get(index, "") + data
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "svg":
@@ -104,9 +133,11 @@ def built(tmp_path: Path):
 def expected(records: list[DayRecord], rows: str, scene: str, task: str, key: str) -> dict:
     out = {}
     for r in records:
-        found = [m[key] for m in getattr(r, rows) if (m["scene"], m["task"]) == (scene, task)]
+        found = [
+            getattr(m, key) for m in getattr(r, rows) or [] if (m.scene, m.task) == (scene, task)
+        ]
         if found and found[0] is not None and math.isfinite(found[0]):
-            out[r.day] = f"{found[0]:.4f}"
+            out[r.day.isoformat()] = f"{found[0]:.4f}"
     return out
 
 
@@ -115,7 +146,7 @@ def test_every_day_is_a_table_row_newest_first(built):
     assert path == cfg.path("dashboards") / "index.html"
     assert any(a.get("id") == "days" for a in page.tags("table"))
     assert [a["data-day"] for a in page.tags("tr") if "data-day" in a] == [
-        r.day for r in reversed(records)
+        r.day.isoformat() for r in reversed(records)
     ]
     text = path.read_text()
     assert "FAIL" in text and "DRIFT" in text and "v1 → v3" in text
@@ -141,7 +172,7 @@ def test_auc_charts_hold_exactly_the_points_of_the_records(built):
             want = expected(records, rows, f.scene, f.task, "auc")
             assert page.points(chart, series) == want, (chart, series)
         assert page.points(chart, "oracle") == {
-            r.day: v
+            r.day.isoformat(): v
             for r in records
             for d, v in expected([r], "candidate" if r.candidate else "champion_metrics",
                                  f.scene, f.task, "oracle_auc").items()
@@ -165,17 +196,23 @@ def test_calibration_drift_and_volume_charts(built):
               if c == "chart-drift" and "alert" in a.get("class", "").split()]  # fmt: skip
     assert alerts == ["2026-01-09"]
     assert any(a.get("class") == "threshold" for _, a, c in page.elements if c == "chart-drift")
-    assert page.points("chart-rows", "rows") == {r.day: str(r.rows) for r in records}
+    assert page.points("chart-rows", "rows") == {r.day.isoformat(): str(r.rows) for r in records}
     marks = {(a["data-day"], a["data-outcome"]) for _, a, c in page.elements
              if c == "chart-auc-feed-ctr" and a.get("class") == "mark"}  # fmt: skip
-    assert marks == {(r.day, r.outcome) for r in records}
+    assert marks == {(r.day.isoformat(), r.outcome) for r in records}
 
 
 def test_every_point_has_a_tooltip_and_the_header_counts(built):
     _, _, path, page = built
     text = path.read_text()
-    points = sum(1 for _, a, c in page.elements if c and "point" in a.get("class", "").split())
-    assert text.count("<title>") >= points
+    points = [(i, a) for i, (_, a, c) in enumerate(page.elements)
+              if c and "point" in a.get("class", "").split()]  # fmt: skip
+    assert len(points) > 50
+    for i, a in points:  # the point's first child is its tooltip, naming day, series and value
+        tooltip = page.titles.get(i + 1, "")
+        assert page.elements[i + 1][0] == "title", a
+        assert tooltip.startswith(f"{a['data-day']} {a['data-series']}: "), (tooltip, a)
+        assert a["data-value"] in tooltip.replace(",", ""), (tooltip, a)
     tiles = {a["data-key"] for a in page.tags("div") if "data-key" in a}
     assert tiles >= {"champion", "days", "last", "promoted", "rejected", "quarantined", "alerts"}
     assert "<b>v3</b><span>champion</span>" in text and "<b>1</b><span>drift alerts" in text
@@ -205,9 +242,9 @@ def test_rebuilding_is_idempotent_and_json_round_trips_draw_the_same(built):
 def test_no_records_and_all_null_records_still_build(tmp_path):
     cfg = write_params(tmp_path / "ws")
     assert "<svg" in build_index(cfg, []).read_text()
-    empty = DayRecord("2026-01-06", "quarantined", None, {"passed": None, "reasons": None},
-                      candidate=[{"scene": "feed", "task": "ctr", "auc": None}],
-                      drift={"drift_share": None, "drifted": None, "alerts": None})  # fmt: skip
+    nan = replace(metrics(NAN)[0], oracle_auc=None, calibration=NAN)
+    empty = record("2026-01-06", "quarantined", 0, candidate=[nan], drift=drift(NAN))
     page = Page(build_index(cfg, [empty]).read_text())
     assert page.points("chart-auc-feed-ctr", "candidate") == {}
-    assert page.points("chart-rows", "rows") == {}
+    assert page.points("chart-calibration-feed-ctr", "candidate") == {}
+    assert page.points("chart-drift", "drift share") == {}

@@ -24,22 +24,21 @@ from components.models import bundle as bundles
 from components.models.scoring import score
 from components.registry import RegistryError
 from components.registry.mlflow_registry import Registry
-from tests.components.models.test_scoring import request_rows, tiny_world
+from tests.helpers import request_rows
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    """Two bundles registered once in an embedded registry under a temporary workspace.
+def world(tmp_path_factory, tiny_world):
+    """Two bundles registered once in an embedded registry in the tiny world's workspace.
 
     MLFLOW_TRACKING_URI points at a stray database that must stay unborn: every call of
     the adapter has to use the configured registry, never MLflow's global default.
     """
-    root = tmp_path_factory.mktemp("registry")
-    stray = root / "stray.db"
+    stray = tmp_path_factory.mktemp("registry") / "stray.db"
+    cfg, paths = tiny_world
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{stray}")
         mp.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-        cfg, paths = tiny_world(root / "ws")
         registry = Registry(cfg)
         versions = []
         for path in paths:
@@ -74,7 +73,8 @@ def test_embedded_registry_lives_in_the_registry_folder(world):
     assert (cfg.path("registry") / "mlflow.db").is_file()
     assert f"mlflow ui --backend-store-uri {registry.tracking_uri}" in registry.ui_command()
     assert registry.model_uri() == "models:/mtms@champion"
-    assert Registry(cfg.model_copy(update={"root": cfg.root / "elsewhere"})).tracking_uri
+    elsewhere = cfg.model_copy(update={"root": cfg.root / "elsewhere"})
+    assert Registry(elsewhere).tracking_uri == f"sqlite:///{elsewhere.path('registry')}/mlflow.db"
     assert not (cfg.root / "elsewhere").exists()  # created on first use, not by __init__
 
 
@@ -212,6 +212,7 @@ def post(url: str, records: list[dict]) -> dict:
         return json.loads(answer.read())
 
 
+@pytest.mark.server
 def test_scoring_server_serves_the_champion(world, tmp_path, monkeypatch):
     cfg, registry, paths, (_, v2) = world
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # a venv that is not activated: no uvicorn

@@ -53,6 +53,7 @@ def test_per_scene_batches_never_mix_scenes(encoded):
         assert (shuffled.scene[start:stop] == scene).all()
 
 
+@pytest.mark.slow
 def test_fine_tune_changes_only_the_ranking_network(encoded):
     cfg, encoder, data = encoded
     model = bundles.build("mtms", encoder, cfg.model, seed=3)
@@ -70,6 +71,7 @@ def test_fine_tune_changes_only_the_ranking_network(encoded):
     assert all(p.requires_grad for p in model.parameters())  # nothing left frozen
 
 
+@pytest.mark.slow
 def test_embedding_update_of_a_scene_moves_only_its_own_components(encoded):
     cfg, encoder, data = encoded
     model = bundles.build("mtms", encoder, cfg.model, seed=3)
@@ -91,6 +93,7 @@ def test_each_task_tower_reads_only_its_own_component(encoded):
     assert grads and all(n.split(".")[1] == "search_ctr" for n in grads), grads
 
 
+@pytest.mark.slow
 def test_warm_start_keeps_known_rows_and_initialises_new_ones(sim_days, tmp_path):
     cfg = own_models(sim_days, tmp_path)
     first, _ = train_day(cfg, "mtms", day(cfg, 0), None)
@@ -113,6 +116,7 @@ def test_warm_start_keeps_known_rows_and_initialises_new_ones(sim_days, tmp_path
     )
 
 
+@pytest.mark.slow
 def test_a_scene_added_to_params_joins_a_warm_started_chain(sim_days, tmp_path):
     cfg = own_models(sim_days, tmp_path)
     narrow = cfg.model_copy(update={"model": cfg.model.model_copy(update={"scenes": ("feed",)})})
@@ -131,6 +135,7 @@ def test_a_scene_added_to_params_joins_a_warm_started_chain(sim_days, tmp_path):
     assert new.shape[1] > old.shape[1] and torch.equal(new[:, : old.shape[1]], old)
 
 
+@pytest.mark.slow
 def test_warm_start_from_a_later_bundle_is_refused(sim_days, tmp_path):
     cfg = own_models(sim_days, tmp_path)
     later, _ = train_day(cfg, "esmm", day(cfg, 2), None)
@@ -148,6 +153,7 @@ def metrics_of(bundle, cfg, offset):
     return {(m.scene, m.task): m for m in evaluate(bundle, table)}
 
 
+@pytest.mark.slow
 def test_a_trained_model_beats_a_constant_by_a_wide_margin(sim_days, tmp_path):
     cfg = own_models(sim_days, tmp_path)
     trained = train_chain(cfg, "mtms", [day(cfg, i) for i in range(3)])
@@ -164,6 +170,7 @@ def test_a_trained_model_beats_a_constant_by_a_wide_margin(sim_days, tmp_path):
     assert auc(click, np.full(click.size, 0.1)) == 0.5
 
 
+@pytest.mark.slow
 def test_warm_start_beats_cold_start_on_the_next_day(sim_days, tmp_path):
     cfg = own_models(sim_days, tmp_path / "warm")
     chain = train_chain(cfg, "mtms", [day(cfg, i) for i in range(5)])  # day 4 warm-started
@@ -182,6 +189,7 @@ def test_warm_start_beats_cold_start_on_the_next_day(sim_days, tmp_path):
     assert pooled["warm"] > pooled["cold"], pooled
 
 
+@pytest.mark.slow
 def test_metrics_are_deterministic_for_a_fixed_seed(sim_days, tmp_path):
     """What the promotion gate reads must not change between reruns of a day."""
     cfg, other = own_models(sim_days, tmp_path / "a"), own_models(sim_days, tmp_path / "b")
@@ -191,6 +199,7 @@ def test_metrics_are_deterministic_for_a_fixed_seed(sim_days, tmp_path):
     assert [m.to_record() for m in ma.values()] == [m.to_record() for m in mb.values()]
 
 
+@pytest.mark.slow
 def test_a_window_of_two_days_trains_on_both(sim_days, tmp_path):
     cfg = own_models(sim_days, tmp_path)
     cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"window_days": 2})})
@@ -201,6 +210,7 @@ def test_a_window_of_two_days_trains_on_both(sim_days, tmp_path):
     assert second.rows == sum(sizes) == bundle.meta["rows"]
 
 
+@pytest.mark.slow
 def test_a_corrupt_latest_bundle_falls_back_to_the_champion_then_cold(sim_days, tmp_path, caplog):
     from components.training.chain import choose_parent
 

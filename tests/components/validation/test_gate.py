@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from components.data.contract import SIMULATOR
 from components.data.corruption import KINDS
 from components.data.partitions import PartitionError, partition_dir
 from components.data.simulator import simulate
@@ -22,6 +23,10 @@ EXPECTED_FAILURE = {
     "empty_day": "expect_table_row_count_to_be_between",
     "wrong_day": "expect_column_values_to_be_in_set: day is",
     "truncated_file": "read_parquet: the partition is readable parquet",
+    "unknown_scene": "expect_column_values_to_be_in_set: scene is one of model.scenes",
+    "null_in_list": "expect_list_items_to_not_be_null: ad_tags lists hold no nulls",
+    "nonfinite_dense": "expect_column_values_to_be_finite: price is finite",
+    "long_lists": "expect_list_lengths_to_be_at_most: ad_tags lists hold at most 256 items",
 }
 
 
@@ -48,7 +53,9 @@ def test_a_clean_day_passes_and_stays(two_clean_days):
     before = fingerprint(cfg.path("raw"))
     report = validate_day(cfg, cfg.simulator.start)
     assert report.passed and report.reasons == [] and report.quarantined is None
-    assert len(report.checks) > 40
+    assert len(report.checks) > 40 and all(c.success for c in report.checks)
+    typed = {c.what for c in report.checks if c.expectation == "expect_column_type_to_be"}
+    assert typed == {f"{c.name} is {c.dtype}" for c in SIMULATOR.columns}  # every column
     assert fingerprint(cfg.path("raw")) == before
     saved = json.loads(result_path(cfg, cfg.simulator.start).read_text())
     assert saved["passed"] is True and saved["rows"] == report.rows
@@ -70,7 +77,7 @@ def test_each_corruption_fails_names_its_expectation_and_is_quarantined(two_clea
     assert not partition_dir(cfg.path("raw"), bad_day).exists()
     quarantined = partition_dir(cfg.path("quarantine"), bad_day)
     assert (quarantined / REPORT_FILE).exists() and any(quarantined.glob("*.parquet"))
-    assert json.loads((quarantined / REPORT_FILE).read_text())["failed"] == report.reasons
+    assert json.loads((quarantined / REPORT_FILE).read_text())["reasons"] == report.reasons
     assert fingerprint(cfg.path("raw")) == clean_before  # nothing else touched
     assert json.loads(result_path(cfg, bad_day).read_text())["passed"] is False
 

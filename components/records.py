@@ -1,0 +1,89 @@
+"""What one daily run did, as typed values: the day's record and the candidate it trained.
+
+Steps hand these to each other in process; `components.codec` turns them into JSON at the
+edge (runs/day=D.json, MLflow artifacts) and back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from components.codec import finite
+from components.evaluation.gate import Decision
+from components.evaluation.metrics import Metrics
+from components.monitoring.drift import DriftSummary
+from components.validation.gate import ValidationReport
+
+if TYPE_CHECKING:  # read for their attributes only: no torch import for `mtms status`
+    from components.models.bundle import Bundle
+    from components.training.chain import TrainedDay
+
+Outcome = Literal["quarantined", "no-training-data", "promoted", "rejected"]
+
+
+@dataclass(frozen=True)
+class Trained:
+    """The candidate's training: its window, warm-start parent and bundle on disk."""
+
+    through: dt.date  # the last day of the window
+    window: list[dt.date]
+    rows: int
+    parent: str  # the bundle it warm-started from, or "cold start"
+    bundle: Path
+    checksum: str
+    parent_checksum: str | None
+    stages: list[dict]  # per stage: steps, seconds, samples/s, losses
+    warm: bool | None = None  # None: trained by an earlier, interrupted run
+    encode_seconds: float | None = None
+
+    @classmethod
+    def of(cls, bundle: Bundle, path: Path, parent: str, day: TrainedDay | None = None) -> Trained:
+        """From a bundle's meta; `day` adds what only the training run knows."""
+        meta = bundle.meta
+        return cls(
+            through=dt.date.fromisoformat(meta["day"]),
+            window=[dt.date.fromisoformat(d) for d in meta["window"]],
+            rows=meta["rows"],
+            parent=parent,
+            bundle=path,
+            checksum=meta["checksum"],
+            parent_checksum=meta.get("parent"),
+            stages=meta["stages"],
+            warm=None if day is None else day.warm is not None,
+            encode_seconds=None if day is None else round(day.encode_seconds, 3),
+        )
+
+
+@dataclass(frozen=True)
+class DayRecord:
+    day: dt.date
+    outcome: Outcome
+    rows: int  # rows of the day's partition (the evaluation rows)
+    validation: ValidationReport
+    trained: Trained | None = None
+    candidate: list[Metrics] = field(default_factory=list)  # scene x task, on the day
+    champion_metrics: list[Metrics] | None = None  # None: no champion; []: it could not score
+    decision: Decision | None = None
+    version: int | None = None  # the candidate's registered version
+    champion_before: int | None = None
+    champion: int | None = None  # the champion version after the run
+    run_id: str | None = None  # the MLflow run
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per component step
+    drift: DriftSummary | None = None  # the monitoring step's summary, when it ran
+    finished: str = ""  # UTC time the record was written
+
+    def values(self) -> dict[str, float]:
+        """The day's numbers for the monitoring project: AUC, oracle AUC and calibration per
+        scene and task, rows, and the gate's decision (1 pass, 0 reject; absent without one)."""
+        out: dict[str, float] = {"rows": float(self.rows)}
+        for m in self.candidate:
+            for key in ("auc", "oracle_auc", "calibration"):
+                if (value := finite(getattr(m, key))) is not None:
+                    out[f"{key}.{m.scene}.{m.task}"] = float(value)
+        if self.decision is not None:
+            out["gate.passed"] = float(self.decision.passed)
+            out["promoted"] = float(self.outcome == "promoted")
+        return out
