@@ -34,7 +34,7 @@ def stage(name: str, root: Path, rows: int) -> None:
         done = simulate(cfg.simulator, cfg.seed, cfg.path("raw"), cfg.simulator.start, 1)
         detail = {"rows": done[0].rows}
     else:
-        from components.validation.gate import validate_day
+        from components.validation.quarantine import validate_day
 
         report = validate_day(cfg, cfg.simulator.start)
         detail = {"rows": report.rows, "passed": report.passed, "checks": len(report.checks)}

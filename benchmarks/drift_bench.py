@@ -33,7 +33,7 @@ def main() -> None:
     from components.features.encoding import Encoder
     from components.models.bundle import Bundle, build
     from components.monitoring.drift import Sides, monitor_day
-    from components.validation.gate import dataset_contract
+    from components.validation.quarantine import dataset_contract
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)

@@ -37,7 +37,7 @@ def prepare(root: Path, rows: int) -> None:
     from components.data.partitions import read_partition
     from components.data.simulator import simulate
     from components.features.encoding import Encoder
-    from components.validation.gate import dataset_contract
+    from components.validation.quarantine import dataset_contract
 
     cfg = load(root / "params.yaml")
     simulate(cfg.simulator, cfg.seed, cfg.path("raw"), cfg.simulator.start, 1)

@@ -26,7 +26,7 @@ from components.models.scoring import ScoringError
 from components.registry import RegistryError
 from components.runs import RunLockedError, next_day
 from components.training.chain import TrainingError
-from components.validation.gate import dataset_contract, validate_day
+from components.validation.quarantine import dataset_contract, validate_day
 from flows.schedule import ScheduleError
 
 console = Console(width=None if sys.stdout.isatty() else 160)  # files and pipes get wide tables

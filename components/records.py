@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from components.codec import finite
-from components.evaluation.gate import Decision
 from components.evaluation.metrics import Metrics
+from components.evaluation.promotion import Decision
 from components.monitoring.drift import DriftSummary
-from components.validation.gate import ValidationReport
+from components.validation.quarantine import ValidationReport
 
 if TYPE_CHECKING:  # read for their attributes only: no torch import for `mtms status`
     from components.models.bundle import Bundle

@@ -25,8 +25,8 @@ from components.data.partitions import day_name, read_partition
 from components.data.versioning import VersioningError, track
 from components.evaluation.evaluate import EvaluationError
 from components.evaluation.evaluate import evaluate as evaluate_bundle
-from components.evaluation.gate import Decision, decide
 from components.evaluation.metrics import Metrics
+from components.evaluation.promotion import Decision, decide
 from components.lineage import params_hash, run_metrics, run_params
 from components.models import bundle as bundles
 from components.models.bundle import Bundle, BundleError
@@ -37,12 +37,12 @@ from components.records import DayRecord, Trained
 from components.registry import RegistryError, Version
 from components.registry.mlflow_registry import Registry
 from components.training.chain import choose_parent, train_day, window
-from components.validation.gate import (
+from components.validation.quarantine import (
     ValidationReport,
     quarantined,
     reference_days,
     validate_day,
-    validated,
+    validate_pending,
 )
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ def candidate(
             bundle, Trained.of(bundle, path, found.tags.get("parent", "unknown")), found
         )
     with timed("validation"):  # train only on validated days
-        if not validated(cfg, window(cfg, through)):
+        if not validate_pending(cfg, window(cfg, through)):
             return None
     with timed("train"):
         champion = lambda: serving.path  # noqa: E731

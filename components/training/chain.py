@@ -23,7 +23,7 @@ from components.models import bundle as bundles
 from components.models.bundle import Bundle
 from components.training.loop import OnStep, StageResult, fit
 from components.training.warm_start import WarmStart, architecture_changes, describe, warm_start
-from components.validation.gate import dataset_contract
+from components.validation.quarantine import dataset_contract
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 For each pair of consecutive validated days (D, E): train through D warm-started from the
 bundle before (cold start on the first day), then evaluate on E, the next unseen day.
-These are the daily flow's own component calls (validated, train_day, evaluate), so
+These are the daily flow's own component calls (validate_pending, train_day, evaluate), so
 `dvc repro` and the Prefect flow cannot drift apart. Bundles go to their own folder
 (paths.models/replay) so a replay never overwrites a bundle the registry points at.
 The metrics hold no timings: the same data and params give the same numbers.
@@ -20,7 +20,7 @@ from components.data.partitions import list_days, read_partition
 from components.evaluation.evaluate import evaluate
 from components.evaluation.metrics import Metrics
 from components.training.chain import train_day
-from components.validation.gate import validated
+from components.validation.quarantine import validate_pending
 
 PARAMS = ("seed", "data", "validation", "model", "train")  # what it reads; dvc.yaml lists the same
 FOLDER = "replay"  # under paths.models
@@ -28,7 +28,7 @@ FOLDER = "replay"  # under paths.models
 
 def replay(cfg: Config, on_day: Callable[[str], None] | None = None) -> dict[str, list[Metrics]]:
     """Metrics of each day's model on the next day, keyed by the evaluation day."""
-    days = validated(cfg, list_days(cfg.path("raw")))
+    days = validate_pending(cfg, list_days(cfg.path("raw")))
     previous, out = None, {}
     for day, evaluation_day in zip(days, days[1:], strict=False):
         previous, _ = train_day(cfg, cfg.model.name, day, previous,

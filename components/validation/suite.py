@@ -5,7 +5,8 @@ statistical expectations from the validation config (row floor, label rates per
 scene, unique request ids, funnel implications, the partition's day, scenes the model
 knows). What GX has no expectation for (finite dense values; nulls inside lists and
 list lengths) is computed with pyarrow on the table as stored and reported as the
-same `Check`; GX sees list columns emptied, so a day of long lists costs no Python objects.
+same `ExpectationResult`; GX sees list columns emptied, so a day of long lists costs no
+Python objects.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ PANDAS_DTYPES = {
 
 
 @dataclass(frozen=True)
-class Check:
+class ExpectationResult:
     """One expectation's outcome, with a one-line reason."""
 
     expectation: str  # the GX expectation type, or the name of a pyarrow check
@@ -186,12 +187,12 @@ def _detail(result) -> str:
     return f"observed {observed:.4g}" if isinstance(observed, float) else f"observed {observed}"
 
 
-def _failed(expectation: str, what: str, bad: int, rows: int, example) -> Check:
+def _failed(expectation: str, what: str, bad: int, rows: int, example) -> ExpectationResult:
     """A pyarrow check's outcome, worded like a GX one."""
     if not bad:
-        return Check(expectation, what, True, "ok")
+        return ExpectationResult(expectation, what, True, "ok")
     detail = f"{bad} rows break it ({100 * bad / rows:.2f}%), e.g. {example}"
-    return Check(expectation, what, False, detail)
+    return ExpectationResult(expectation, what, False, detail)
 
 
 def _shown(items: list) -> str:
@@ -199,7 +200,7 @@ def _shown(items: list) -> str:
     return str(items) if len(items) <= 8 else f"[{str(items[:8])[1:-1]}, ...] ({len(items)} items)"
 
 
-def _null_items(column: pa.ChunkedArray, name: str) -> Check:
+def _null_items(column: pa.ChunkedArray, name: str) -> ExpectationResult:
     """No nulls inside the lists: in memory, a bitmap and the null items' positions."""
     bad, example = 0, None
     for chunk in column.chunks:
@@ -216,7 +217,7 @@ def _null_items(column: pa.ChunkedArray, name: str) -> Check:
     )
 
 
-def _list_lengths(column: pa.ChunkedArray, name: str, limit: int) -> Check:
+def _list_lengths(column: pa.ChunkedArray, name: str, limit: int) -> ExpectationResult:
     lengths = pc.list_value_length(column)  # [N] int32, null for a null list
     bad = pc.sum(pc.greater(lengths, limit)).as_py() or 0
     example = f"{pc.max(lengths).as_py()} items (the longest)"
@@ -229,7 +230,7 @@ def _list_lengths(column: pa.ChunkedArray, name: str, limit: int) -> Check:
     )
 
 
-def _finite(column: pa.ChunkedArray, name: str) -> Check:
+def _finite(column: pa.ChunkedArray, name: str) -> ExpectationResult:
     """No NaN or ±inf (nulls are the null check's); a float32 column holds no finite value
     the encoder's float32 cast could overflow (1e308 stored as float32 is already inf)."""
     broken = pc.invert(pc.is_finite(column))  # null where the value is null
@@ -240,7 +241,9 @@ def _finite(column: pa.ChunkedArray, name: str) -> Check:
     )
 
 
-def _arrow_checks(table: pa.Table, contract: Contract, cfg: ValidationConfig) -> Iterator[Check]:
+def _arrow_checks(
+    table: pa.Table, contract: Contract, cfg: ValidationConfig
+) -> Iterator[ExpectationResult]:
     """The checks GX has no expectation for, on the columns as stored."""
     for name in _lists(table, contract):
         yield _null_items(table[name], name)
@@ -256,8 +259,8 @@ def run_suite(
     cfg: ValidationConfig,
     day: dt.date,
     scenes: tuple[str, ...],
-) -> list[Check]:
-    """Validate one day's rows, one Check per expectation; `scenes` are the model's."""
+) -> list[ExpectationResult]:
+    """Validate one day's rows, one ExpectationResult per expectation; `scenes` are the model's."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -282,7 +285,7 @@ def run_suite(
     )
     results = validation.run(batch_parameters={"dataframe": df}, result_format="SUMMARY")
     checks = [
-        Check(
+        ExpectationResult(
             expectation=r.expectation_config.type,
             what=r.expectation_config.description,
             success=bool(r.success),

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from components import codec, runs
-from components.evaluation.gate import Check, Decision
 from components.evaluation.metrics import Metrics
+from components.evaluation.promotion import Decision, GateCheck
 from components.records import DayRecord, Trained
 from components.runs import RunLockedError
-from components.validation.gate import ValidationReport
-from components.validation.suite import Check as Expectation
+from components.validation.quarantine import ValidationReport
+from components.validation.suite import ExpectationResult as Expectation
 
 DAY = dt.date(2026, 1, 6)
 NAN = float("nan")
@@ -29,8 +29,8 @@ def full_record() -> DayRecord:
     report = ValidationReport(DAY, "simulator", True, 100, [failed], 0.1, "/q/day=2026-01-06")
     metrics = [Metrics("feed", "ctr", 90, 9, 0.71, None, 0.6, 0.2, 0.1, 1.02),
                Metrics("mall", "cvr", 3, 0, NAN, NAN, NAN, 0.1, 0.0, NAN)]  # fmt: skip
-    checks = (Check("feed/ctr", "floor", True, "AUC 0.71, floor 0.6"),
-              Check("feed/ctr", "regression", False, "AUC 0.71 vs champion 0.73"))  # fmt: skip
+    checks = (GateCheck("feed/ctr", "floor", True, "AUC 0.71, floor 0.6"),
+              GateCheck("feed/ctr", "regression", False, "AUC 0.71 vs champion 0.73"))  # fmt: skip
     trained = Trained(DAY - dt.timedelta(days=1), [DAY - dt.timedelta(days=1)], 50, "cold start",
                       Path("models/mtms/day=2026-01-05.pt"), "abc", None, [{"stage": "x"}],
                       True, 0.5)  # fmt: skip

@@ -17,6 +17,7 @@ def workspace(tmp_path, monkeypatch):
     return root
 
 
+@pytest.mark.slow
 def test_simulate_validate_and_version(workspace, capsys):
     assert main(["simulate", "--days", "2", "--report"]) == 0
     out = capsys.readouterr().out
@@ -31,6 +32,7 @@ def test_simulate_validate_and_version(workspace, capsys):
     assert result["passed"] and result["dataset"] == "simulator"
 
 
+@pytest.mark.slow
 def test_a_corrupt_day_exits_non_zero_with_one_line_per_failure(workspace, capsys):
     main(["simulate", "--days", "1"])
     assert main(["simulate", "--start", "2026-01-06", "--days", "1", "--corrupt", "nulls"]) == 0
@@ -70,6 +72,7 @@ KEYS = ["scene", "task", "rows", "positives", "auc", "oracle_auc", "gauc", "logl
         "calibration"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_train_then_evaluate(workspace, capsys):
     main(["simulate", "--days", "3"])
     assert main(["train", "--model", "esmm", "--days", "2026-01-05..2026-01-06"]) == 0
@@ -107,6 +110,7 @@ def test_training_input_errors_are_one_line(workspace, capsys, argv, message):
     assert out.startswith("mtms: error:") and message in out and "\n" not in out
 
 
+@pytest.mark.slow
 def test_warm_start_from_another_model_is_refused(workspace, capsys):
     main(["simulate", "--days", "2"])
     main(["train", "--model", "esmm", "--days", "2026-01-05"])

@@ -39,7 +39,7 @@ def test_the_deployment_runs_the_next_day_on_params_cron(daily_params, prefect_a
         state = client.read_flow_run(triggered.id).state
     assert state.is_completed(), state
     first = runs.records(cfg)[0]  # no day given: the oldest partition not run yet
-    assert first.day == str(cfg.simulator.start) and first.outcome == "no-training-data"
+    assert first.day == cfg.simulator.start and first.outcome == "no-training-data"
 
 
 def test_schedule_refuses_to_start_without_a_server(daily_params, monkeypatch, capsys):

@@ -21,6 +21,7 @@ def simulated_workspace(make_dvc_workspace):
     return make
 
 
+@pytest.mark.slow
 def test_same_params_give_the_same_data_version(simulated_workspace):
     roots, versions = [], []
     for name in ("a", "b"):
@@ -31,6 +32,7 @@ def test_same_params_give_the_same_data_version(simulated_workspace):
     assert data_version(roots[0]) == versions[0]
 
 
+@pytest.mark.slow
 def test_new_days_change_the_version_and_push_pull_round_trip(simulated_workspace):
     cfg = simulated_workspace()
     first = track(cfg.root, cfg.path("raw"))

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from components import runs
-from components.evaluation.gate import Check, Decision
 from components.evaluation.metrics import Metrics
+from components.evaluation.promotion import Decision, GateCheck
 from components.monitoring.drift import DriftSummary
 from components.monitoring.index import build_index
 from components.records import DayRecord
-from components.validation.gate import ValidationReport
-from components.validation.suite import Check as Expectation
+from components.validation.quarantine import ValidationReport
+from components.validation.suite import ExpectationResult as Expectation
 from tests.helpers import write_params
 
 NAN = float("nan")
@@ -41,8 +41,8 @@ def validation(day: str, *failed: str) -> ValidationReport:
 
 
 def decision(*failed: tuple[str, str]) -> Decision:
-    checks = tuple(Check(focus, "regression", False, why) for focus, why in failed)
-    return Decision(not failed, checks or (Check("feed/ctr", "floor", True, "ok"),), False)
+    checks = tuple(GateCheck(focus, "regression", False, why) for focus, why in failed)
+    return Decision(not failed, checks or (GateCheck("feed/ctr", "floor", True, "ok"),), False)
 
 
 def drift(share: float, *alerts: str, columns: tuple[str, ...] = ()) -> DriftSummary:

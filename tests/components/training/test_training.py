@@ -15,7 +15,7 @@ from components.training.chain import TrainingError, train_chain, train_day
 from components.training.loop import batch_plan, run_stage
 from components.training.losses import masked_bce, product_bce
 from components.training.warm_start import warm_start
-from components.validation.gate import dataset_contract
+from components.validation.quarantine import dataset_contract
 
 
 def day(cfg, offset: int) -> dt.date:

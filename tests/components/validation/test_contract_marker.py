@@ -4,7 +4,7 @@ import pytest
 
 from components.data.contract import CONTRACTS
 from components.data.partitions import CONTRACT_FILE, PartitionError
-from components.validation.gate import dataset_contract, result_path, validate_day
+from components.validation.quarantine import dataset_contract, result_path, validate_day
 from tests.helpers import write_params
 
 

@@ -10,7 +10,7 @@ from components.data.contract import SIMULATOR
 from components.data.corruption import KINDS
 from components.data.partitions import PartitionError, partition_dir
 from components.data.simulator import simulate
-from components.validation.gate import REPORT_FILE, result_path, validate_day
+from components.validation.quarantine import REPORT_FILE, result_path, validate_day
 
 # which expectation each corruption must break
 EXPECTED_FAILURE = {
@@ -89,6 +89,7 @@ def test_a_missing_day_is_an_error_and_moves_nothing(two_clean_days):
     assert not cfg.path("quarantine").exists()
 
 
+@pytest.mark.slow
 def test_a_quarantined_day_can_be_simulated_again_and_then_passes(two_clean_days):
     cfg = two_clean_days
     day = cfg.simulator.start + dt.timedelta(days=2)

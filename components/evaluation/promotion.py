@@ -17,7 +17,7 @@ from components.evaluation.metrics import Metrics
 
 
 @dataclass(frozen=True)
-class Check:
+class GateCheck:
     focus: str  # "scene/task"
     name: str  # rows | nan | floor | regression | calibration
     passed: bool
@@ -27,7 +27,7 @@ class Check:
 @dataclass(frozen=True)
 class Decision:
     passed: bool
-    checks: tuple[Check, ...]
+    checks: tuple[GateCheck, ...]
     first_model: bool  # no champion to compare with: floors only
 
     DERIVED = ("reasons",)  # written for readers of gate.json and the day record
@@ -38,7 +38,7 @@ class Decision:
         return [f"{c.focus}: {c.detail}" for c in self.checks if not c.passed]
 
     @property
-    def failed(self) -> list[Check]:
+    def failed(self) -> list[GateCheck]:
         return [c for c in self.checks if not c.passed]
 
     def to_record(self) -> dict:
@@ -85,12 +85,12 @@ def decide(gate: GateConfig, candidate: list[Metrics], champion: list[Metrics] |
     """Every check of every focus; the candidate passes only if all pass."""
     ours = {(m.scene, m.task): m for m in candidate}
     theirs = {(m.scene, m.task): m for m in champion or []}
-    checks: list[Check] = []
+    checks: list[GateCheck] = []
     for f in gate.focus:
         name = f"{f.scene}/{f.task}"
         m = ours.get((f.scene, f.task))
         if m is None:
-            checks.append(Check(name, "rows", False, "no rows on the evaluation day"))
+            checks.append(GateCheck(name, "rows", False, "no rows on the evaluation day"))
             continue
         found = _floors(f, m)
         if champion is not None:  # a first model is judged on the floors only
@@ -98,5 +98,5 @@ def decide(gate: GateConfig, candidate: list[Metrics], champion: list[Metrics] |
                 _calibration(m, gate.calibration_band),
                 _regression(f, m, theirs.get((f.scene, f.task))),
             ]
-        checks += [Check(name, *c) for c in found]
+        checks += [GateCheck(name, *c) for c in found]
     return Decision(all(c.passed for c in checks), tuple(checks), champion is None)

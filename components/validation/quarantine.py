@@ -1,4 +1,4 @@
-"""The validation gate: a day passes the suite, or it is quarantined and never read again."""
+"""Validation of a day: it passes the suite, or it is quarantined and never read again."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from components.data.partitions import (
     partition_dir,
     read_partition,
 )
-from components.validation.suite import Check, run_suite
+from components.validation.suite import ExpectationResult, run_suite
 
 REPORT_FILE = "validation.json"  # the report's copy inside a quarantined partition
 
@@ -31,7 +31,7 @@ class ValidationReport:
     dataset: str
     passed: bool
     rows: int
-    checks: list[Check]
+    checks: list[ExpectationResult]
     seconds: float
     quarantined: str | None = None  # where the partition went when it failed
 
@@ -76,8 +76,9 @@ def quarantined(cfg: Config, day: dt.date) -> ValidationReport | None:
     return codec.loads(ValidationReport, saved.read_text())
 
 
-def validated(cfg: Config, days: list[dt.date]) -> list[dt.date]:
-    """The days that passed validation; a day never validated is validated now."""
+def validate_pending(cfg: Config, days: list[dt.date]) -> list[dt.date]:
+    """The days that passed validation, validating now any never validated (a day that
+    fails is quarantined, as by validate_day)."""
     return [d for d in days if is_validated(cfg, d) or validate_day(cfg, d).passed]
 
 
@@ -88,13 +89,17 @@ def reference_days(cfg: Config, day: dt.date) -> list[dt.date]:
     return before[-cfg.monitor.reference_days :]
 
 
-def _check_day(cfg: Config, contract: Contract, day: dt.date) -> tuple[int, list[Check]]:
+def _check_day(
+    cfg: Config, contract: Contract, day: dt.date
+) -> tuple[int, list[ExpectationResult]]:
     try:
         table = read_partition(cfg.path("raw"), day)
     except PartitionError as err:
         if not partition_dir(cfg.path("raw"), day).is_dir():
             raise
-        return 0, [Check("read_parquet", "the partition is readable parquet", False, str(err))]
+        return 0, [
+            ExpectationResult("read_parquet", "the partition is readable parquet", False, str(err))
+        ]
     return table.num_rows, run_suite(table, contract, cfg.validation, day, cfg.model.scenes)
 
 

@@ -3,8 +3,8 @@ import math
 import pytest
 
 from components.config import load
-from components.evaluation.gate import decide
 from components.evaluation.metrics import Metrics
+from components.evaluation.promotion import decide
 from tests.helpers import REPO
 
 GATE = load(REPO / "params.yaml").gate
