@@ -119,35 +119,53 @@ def charts(cfg: Config, records: list[DayRecord]) -> str:
 
     auc = [auc_chart(frame, records, f) for f in cfg.gate.focus]
     low, high = cfg.gate.calibration_band
-    calibration = [
-        line_chart(
-            frame(
-                f"chart-calibration-{f.scene}-{f.task}",
-                f"calibration {f.scene}/{f.task}",
-                "Σp / Σy",
+    calibration = [calibration_chart(frame, records, f, (low, high)) for f in cfg.gate.focus]
+    ranking_note = "solid: candidate, dashed: champion (same rows), dotted: oracle AUC of the "
+    marks = "markers above each chart: ▲ promoted, ✕ rejected, ■ quarantined, ○ no training data"
+    return "\n".join(
+        [
+            section(
+                "Ranking quality: AUC against the oracle",
+                ranking_note + "true probabilities (the ceiling)",
+                auc,
             ),
-            [
-                Series(
-                    "candidate",
-                    by_day(records, lambda r, f=f: metric(r.candidate, f, "calibration")),
-                    CANDIDATE,
-                    fmt=".3f",
-                )
-            ],
-            band=(low, high),
-            keys=[(f"gate band {low}–{high}", key("#2ca02c", box=True))],
-        )
-        for f in cfg.gate.focus
-    ]
+            section(
+                "Calibration",
+                "candidate Σp/Σy; the shaded band is what the gate accepts",
+                calibration,
+            ),
+            section(
+                "Drift and data volume",
+                f"{marks}; red points: drifted days",
+                drift_charts(cfg, frame, records),
+            ),
+        ]
+    )
+
+
+def calibration_chart(
+    frame: Callable[..., Frame], records: list[DayRecord], f: Focus, band: tuple[float, float]
+) -> str:
+    """Candidate Σp/Σy of one focus over days, over the band the gate accepts."""
+    low, high = band
+    ratio = by_day(records, lambda r: metric(r.candidate, f, "calibration"))
+    return line_chart(
+        frame(
+            f"chart-calibration-{f.scene}-{f.task}", f"calibration {f.scene}/{f.task}", "Σp / Σy"
+        ),
+        [Series("candidate", ratio, CANDIDATE, fmt=".3f")],
+        band=band,
+        keys=[(f"gate band {low}–{high}", key("#2ca02c", box=True))],
+    )
+
+
+def drift_charts(cfg: Config, frame: Callable[..., Frame], records: list[DayRecord]) -> list[str]:
+    """Drift share against the alert threshold, and rows per day."""
     threshold = cfg.monitor.alert.drift_share
     drifted = frozenset(r.day.isoformat() for r in records if r.drift and r.drift.drifted)
-    share = Series(
-        "drift share",
-        by_day(records, lambda r: finite(r.drift.drift_share) if r.drift else None),
-        DRIFT,
-        alert=drifted,
-    )
-    volume = [
+    shares = by_day(records, lambda r: finite(r.drift.drift_share) if r.drift else None)
+    share = Series("drift share", shares, DRIFT, alert=drifted)
+    return [
         line_chart(
             frame("chart-drift", "drift share", "share of columns drifted"),
             [share],
@@ -161,27 +179,6 @@ def charts(cfg: Config, records: list[DayRecord]) -> str:
             by_day(records, lambda r: float(r.rows)),
         ),
     ]
-    return "\n".join(
-        [
-            section(
-                "Ranking quality: AUC against the oracle",
-                "solid: candidate, dashed: champion "
-                "(same rows), dotted: oracle AUC of the true probabilities (the ceiling)",
-                auc,
-            ),
-            section(
-                "Calibration",
-                "candidate Σp/Σy; the shaded band is what the gate accepts",
-                calibration,
-            ),
-            section(
-                "Drift and data volume",
-                "markers above each chart: ▲ promoted, ✕ rejected, "
-                "■ quarantined, ○ no training data; red points: drifted days",
-                volume,
-            ),
-        ]
-    )
 
 
 def auc_chart(frame: Callable[..., Frame], records: list[DayRecord], f: Focus) -> str:
