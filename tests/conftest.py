@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from components.config import Config
-from tests.helpers import REPO as REPO  # re-exported for modules not yet on tests.helpers
 from tests.helpers import dvc_workspace, write_params
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")

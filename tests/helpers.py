@@ -5,6 +5,7 @@ Not a test module: test modules import from here, never from each other or a con
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -12,11 +13,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import yaml
 
 from components.config import Config, load
+from components.data.partitions import partition_dir, read_partition, write_partition
 
 if TYPE_CHECKING:
     from components.models.bundle import Bundle
@@ -38,6 +41,17 @@ SMALL = {
     "train": {"batch_size": 1024},  # fewer rows than the default: keep some steps per day
 }
 UNSEEN = 10**12  # an id no vocabulary holds: it scores with the OOV row
+
+# Judge the small world on its two major scenes' CTR: its CVR has too few conversions a day.
+GATE = {
+    "gate": {
+        "focus": [
+            {"scene": s, "task": "ctr", "auc_floor": 0.55, "min_rows": 2000, "max_auc_drop": 0.03}
+            for s in ("feed", "search")
+        ],
+        "calibration_band": [0.3, 3.0],
+    }
+}
 
 
 def merge(base: dict, overrides: dict) -> dict:
@@ -77,3 +91,26 @@ def request_rows(bundle: Bundle, table: pa.Table, n: int) -> tuple[pa.Table, pd.
     features = [contract.scene, *(c.name for c in contract.features)]
     records = json.loads(table.select(features).to_pandas().to_json(orient="records"))
     return table, pd.DataFrame.from_records(records)
+
+
+def daily_workspace(root: Path, sim_days: Config, overrides: dict | None = None) -> Path:
+    """A fresh workspace holding a copy of the session's simulated days; its params path."""
+    cfg = write_params(root, {**GATE, "simulator": {"rows_per_day": 60000}, **(overrides or {})})
+    shutil.copytree(sim_days.path("raw"), cfg.path("raw"))
+    return root / "params.yaml"
+
+
+def rewrite_day(cfg: Config, day: dt.date, change) -> None:
+    """Replace a raw partition (tests only: raw data is otherwise immutable)."""
+    table = change(read_partition(cfg.path("raw"), day))
+    shutil.rmtree(partition_dir(cfg.path("raw"), day))
+    write_partition(cfg.path("raw"), day, table)
+
+
+def shuffle_labels(table: pa.Table) -> pa.Table:
+    """Rows keep their features but get another row's labels (the funnel stays consistent)."""
+    order = np.random.default_rng(0).permutation(table.num_rows)
+    for name in ("click", "daction", "conversion"):
+        column = table[name].take(pa.array(order))
+        table = table.set_column(table.schema.get_field_index(name), name, column)
+    return table

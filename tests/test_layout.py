@@ -6,7 +6,7 @@ import yaml
 
 from components.config import load
 from components.data.versioning import tracked_path
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def imports(module: str) -> list[str]:
@@ -90,3 +90,10 @@ def test_flows_hold_prefect_code_and_the_command_line_lives_in_cli():
     assert flows == {"daily.py", "steps.py", "schedule.py"}
     prefect = re.compile(r"^\s*(import|from)\s+prefect\b", re.M)
     assert not [p.name for p in (REPO / "cli").glob("*.py") if prefect.search(p.read_text())]
+
+
+def test_test_modules_share_helpers_and_fixtures_not_each_other():
+    pattern = re.compile(r"^\s*from tests\.(?!helpers\b)[\w.]+ import", re.M)
+    found = [str(p.relative_to(REPO)) for p in (REPO / "tests").rglob("*.py")
+             if pattern.search(p.read_text())]  # fmt: skip
+    assert found == []

@@ -6,7 +6,7 @@ import pytest
 
 from cli.main import main
 from components.data.versioning import data_version
-from tests.conftest import dvc_workspace, write_params
+from tests.helpers import dvc_workspace, write_params
 
 
 @pytest.fixture
@@ -102,6 +102,7 @@ def test_train_then_evaluate(workspace, capsys):
         (["evaluate", "--bundle", "params.yaml", "--day", "2026-01-05"], "not an mtms bundle"),
     ],
 )
+@pytest.mark.slow
 def test_training_input_errors_are_one_line(workspace, capsys, argv, message):
     main(["simulate", "--days", "1"])
     capsys.readouterr()

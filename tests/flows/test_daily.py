@@ -18,7 +18,7 @@ from components.models.scoring import score
 from components.records import DayRecord
 from components.registry.mlflow_registry import Registry
 from components.runs import RunLockedError
-from tests.flows.conftest import daily_workspace, rewrite_day, shuffle_labels
+from tests.helpers import daily_workspace, rewrite_day, shuffle_labels
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_api")]
 

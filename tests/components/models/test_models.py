@@ -23,8 +23,9 @@ def encoded(sim_days):
     return cfg, encoder, encoder.encode(table)[0]
 
 
-# mtms trains a component per scene and task: several seconds on 2 cores
-TRAINED = [pytest.param(n, marks=pytest.mark.slow) if n == "mtms" else n for n in sorted(MODELS)]
+# mtms and esmm train for over 5 s on 2 cores; the other models stay in make test-fast
+SLOW = ("mtms", "esmm")
+TRAINED = [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in sorted(MODELS)]
 
 
 @pytest.mark.parametrize("name", TRAINED)

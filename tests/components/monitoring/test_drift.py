@@ -74,6 +74,7 @@ def champion(cfg, table: pa.Table):
     return bundles.Bundle("esmm", cfg.model, encoder, model)
 
 
+@pytest.mark.slow  # an Evidently report
 def test_a_day_against_an_identical_copy_shows_no_drift(world):
     cfg, days = world
     table = days[NORMAL]
@@ -90,6 +91,7 @@ def test_a_day_against_an_identical_copy_shows_no_drift(world):
     assert all(r["ctr_shift"] == 0.0 for r in summary.label_rates.values())
 
 
+@pytest.mark.slow  # an Evidently report
 def test_a_shocked_day_drifts_and_alerts(world, shocked):
     cfg, _ = world
     summary, logged = shocked
@@ -113,6 +115,7 @@ def test_a_shocked_day_drifts_and_alerts(world, shocked):
     assert "drift.new_id_rate.user_id" in metrics and "drift.share" in metrics
 
 
+@pytest.mark.slow  # an Evidently report
 def test_report_files_are_complete_and_alone(world, shocked):
     cfg, _ = world
     folder = day_dir(cfg, SHOCKED)
@@ -124,6 +127,7 @@ def test_report_files_are_complete_and_alone(world, shocked):
     assert {"label.feed.ctr", "new_id_rate.user_id", "top_k_share.ad_id"} <= names
 
 
+@pytest.mark.slow  # an Evidently report
 def test_workspace_keeps_one_run_per_day_and_a_stable_dashboard(world, shocked):
     cfg, days = world
     sides = Sides(SHOCKED, days[SHOCKED], days[NORMAL], [NORMAL])

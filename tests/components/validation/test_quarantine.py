@@ -61,7 +61,12 @@ def test_a_clean_day_passes_and_stays(two_clean_days):
     assert saved["passed"] is True and saved["rows"] == report.rows
 
 
-@pytest.mark.parametrize("kind", KINDS)
+# make test-fast runs three kinds (a value check, a missing column, an unreadable file)
+QUICK = ("nulls", "missing_column", "truncated_file")
+CASES = [k if k in QUICK else pytest.param(k, marks=pytest.mark.slow) for k in KINDS]
+
+
+@pytest.mark.parametrize("kind", CASES)
 def test_each_corruption_fails_names_its_expectation_and_is_quarantined(two_clean_days, kind):
     cfg = two_clean_days
     bad_day = cfg.simulator.start + dt.timedelta(days=2)
