@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from components.config import Config, ModelConfig
-from components.data.partitions import list_days, read_partition
+from components.data.partitions import day_name, day_of, list_days, read_partition
 from components.features.batch import Batch
 from components.features.encoding import Encoder
 from components.models import bundle as bundles
@@ -57,7 +57,7 @@ def window(cfg: Config, day: dt.date) -> list[dt.date]:
 
 
 def bundle_path(cfg: Config, name: str, day: dt.date, models: Path | None = None) -> Path:
-    return (models or cfg.path("models")) / name / f"day={day.isoformat()}.pt"
+    return (models or cfg.path("models")) / name / day_name(day, ".pt")
 
 
 def _start_from(cfg: Config, previous: Bundle | None) -> tuple[Encoder, ModelConfig]:
@@ -152,7 +152,7 @@ def _warm_start(model, previous: Bundle) -> WarmStart:
 def latest_bundle(cfg: Config, name: str, before: dt.date) -> Path | None:
     """The newest bundle of `name` trained through a day before `before`."""
     folder = cfg.path("models") / name
-    found = sorted(p for p in folder.glob("day=*.pt") if p.stem[4:] < before.isoformat())
+    found = sorted(p for p in folder.glob("day=*.pt") if (d := day_of(p)) and d < before)
     return found[-1] if found else None
 
 

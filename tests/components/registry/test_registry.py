@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from components.config import Config
-from components.data.partitions import read_partition
+from components.data.partitions import day_of, read_partition
 from components.evaluation.evaluate import predict
 from components.models import bundle as bundles
 from components.models.scoring import score
@@ -61,10 +61,6 @@ def renamed(world, name: str) -> Registry:
     for path in paths:
         other.register(registry.find(day_of(path)).run_id, path, {})
     return other
-
-
-def day_of(path) -> dt.date:
-    return dt.date.fromisoformat(path.name.removeprefix("day=").removesuffix(".pt"))
 
 
 def test_embedded_registry_lives_in_the_registry_folder(world):
