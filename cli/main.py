@@ -176,7 +176,7 @@ def cmd_serve(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(cfg: Config, args: argparse.Namespace) -> int:
-    from cli.serving import rollback
+    from cli.rollback import rollback
 
     return rollback(console, cfg)
 

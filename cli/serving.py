@@ -1,4 +1,4 @@
-"""`mtms serve` and `mtms rollback`: the champion behind MLflow's scoring server, and undo."""
+"""`mtms serve`: the champion behind a scoring server."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import subprocess
 
 from rich.console import Console
 
-from components import runs
 from components.config import Config
 from components.data.contract import CONTRACTS, Contract, Role
 from components.registry import RegistryError
@@ -60,23 +59,3 @@ def serve(console: Console, cfg: Config, host: str, port: int) -> int:
         return subprocess.run(argv, env=env).returncode
     except KeyboardInterrupt:
         return 0
-
-
-def rollback(console: Console, cfg: Config) -> int:
-    """Champion back to the previous version; the served model changes at the next start."""
-    registry = Registry(cfg)
-    with runs.lock(cfg, "rollback"):  # never in the middle of a daily run's promotion
-        before = registry.champion()
-        after = registry.rollback()
-        previous = registry.previous()
-    was = f"version {before.number} (day {before.day})" if before else "none"
-    then = f"version {previous.number}" if previous else "none"
-    console.print(
-        f"{registry.name}: champion {was} -> version {after.number} (day {after.day}); "
-        f"previous is now {then}",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
-    console.print("restart `mtms serve` to serve it")
-    return 0

@@ -141,7 +141,8 @@ def test_rollback_restores_the_chain_two_deep(world):
 def test_serve_and_rollback_commands_of_the_cli_edge(world):
     from rich.console import Console
 
-    from cli.serving import example_record, rollback, serve
+    from cli.rollback import rollback
+    from cli.serving import example_record, serve
 
     cfg, _, paths, _ = world
     registry = renamed(world, "edge")

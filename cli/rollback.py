@@ -1,0 +1,29 @@
+"""`mtms rollback`: the champion back to the previous champion."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from components import runs
+from components.config import Config
+from components.registry.mlflow_registry import Registry
+
+
+def rollback(console: Console, cfg: Config) -> int:
+    """Champion back to the previous version; the served model changes at the next start."""
+    registry = Registry(cfg)
+    with runs.lock(cfg, "rollback"):  # never in the middle of a daily run's promotion
+        before = registry.champion()
+        after = registry.rollback()
+        previous = registry.previous()
+    was = f"version {before.number} (day {before.day})" if before else "none"
+    then = f"version {previous.number}" if previous else "none"
+    console.print(
+        f"{registry.name}: champion {was} -> version {after.number} (day {after.day}); "
+        f"previous is now {then}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print("restart `mtms serve` to serve it")
+    return 0
