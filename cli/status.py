@@ -38,7 +38,9 @@ def collect(cfg: Config) -> dict:
                 "outcome": r.outcome,
                 "validation": r.validation.passed,
                 "gate": None if r.decision is None else r.decision.passed,
-                "reasons": [] if r.decision is None else r.decision.reasons,
+                "reasons": [r.error]
+                if r.error
+                else ([] if r.decision is None else r.decision.reasons),
                 "drift": None if r.drift is None else r.drift.drifted,
                 "version": r.version,
                 "champion": r.champion,
@@ -53,6 +55,7 @@ def collect(cfg: Config) -> dict:
             "prefect_home": str(cfg.path("prefect")),
         },
         "next_day": (d.isoformat() if (d := runs.next_day(cfg)) else None),
+        "skipped": [d.isoformat() for d in runs.skipped(cfg)],
     }
 
 
@@ -88,6 +91,8 @@ def status(console: Console, cfg: Config, as_json: bool) -> int:
     columns = ["day", "outcome", "validation", "gate", "drift", "version", "champion"]
     console.print(table(f"last {len(rows)} daily runs", columns, rows))
     console.print(f"next day to run: {info['next_day'] or 'none'}")
+    if info["skipped"]:  # never run: a later day ran first, so the schedule will not come back
+        console.print(f"skipped: {', '.join(info['skipped'])} (no record; run each with --day)")
     for name, where in info["stores"].items():
         console.print(f"{name}: {where}", soft_wrap=True, highlight=False)
     return 0
