@@ -91,8 +91,9 @@ def status(console: Console, cfg: Config, as_json: bool) -> int:
     columns = ["day", "outcome", "validation", "gate", "drift", "version", "champion"]
     console.print(table(f"last {len(rows)} daily runs", columns, rows))
     console.print(f"next day to run: {info['next_day'] or 'none'}")
-    if info["skipped"]:  # never run: a later day ran first, so the schedule will not come back
-        console.print(f"skipped: {', '.join(info['skipped'])} (no record; run each with --day)")
+    if info["skipped"]:  # the schedule never comes back for them: the champion saw later days
+        days = ", ".join(info["skipped"])
+        console.print(f"skipped: {days} (no record: a later day ran first)")
     for name, where in info["stores"].items():
         console.print(f"{name}: {where}", soft_wrap=True, highlight=False)
     return 0
