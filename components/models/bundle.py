@@ -57,8 +57,21 @@ def _payload(bundle: Bundle) -> bytes:
     return buffer.getvalue()
 
 
+def _check_finite(bundle: Bundle, path: Path) -> None:
+    """A diverged model (NaN or inf weights) is never written: warm-started from, every later
+    day would be NaN too, and a NaN champion answers NaN to every request."""
+    for name, tensor in bundle.model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise BundleError(
+                f"{path}: not saved: parameter {name!r} has {bad} non-finite value(s) "
+                "(training diverged: non-finite inputs or a learning rate too high)"
+            )
+
+
 def save(bundle: Bundle, path: Path) -> str:
-    """Write the bundle atomically; returns its sha256."""
+    """Write the bundle atomically (refused if a weight is NaN or inf); returns its sha256."""
+    _check_finite(bundle, Path(path))
     body = _payload(bundle)
     digest = hashlib.sha256(body).hexdigest()
     atomic.write_bytes(Path(path), MAGIC + b" " + digest.encode() + b"\n" + body)

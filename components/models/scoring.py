@@ -3,6 +3,8 @@
 Requests arrive as a DataFrame (a JSON body, a batch file) without labels. The rows are
 turned into an Arrow table with the data contract's types, exactly like a day partition,
 so the encoder and the model see the same values in serving as in offline evaluation.
+Every check here guards the server and batch scoring alike: a row that would score
+silently wrong (a `true` id, an infinite price, a scene the model never saw) is refused.
 """
 
 from __future__ import annotations
@@ -17,10 +19,16 @@ from components.evaluation.evaluate import predict
 from components.models.bundle import Bundle
 
 OUTPUTS = ("p_ctr", "p_cvr", "p_ctcvr")
+SHOWN = 80  # characters of a request's own text an error message may repeat
 
 
 class ScoringError(ValueError):
     """Rows that cannot be scored: a missing or malformed feature, or an unknown scene."""
+
+
+def shorten(text: str, limit: int = SHOWN) -> str:
+    """`text` cut to `limit` characters: errors never echo a long value back."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _inputs(contract: Contract) -> tuple[str, ...]:
@@ -28,19 +36,36 @@ def _inputs(contract: Contract) -> tuple[str, ...]:
     return (contract.scene, *(c.name for c in contract.features))
 
 
+def _has_bools(series: pd.Series) -> bool:
+    """True/false in a numeric column: Arrow would read them as 1/0 (a JSON `true` id)."""
+    if pd.api.types.is_bool_dtype(series):
+        return True
+    return series.dtype == object and any(isinstance(v, (bool, np.bool_)) for v in series)
+
+
 def _column(rows: pd.DataFrame, contract: Contract, name: str) -> pa.Array:
     """One column with its contract type; JSON ints for float columns and lists both work."""
-    dtype = contract.column(name).dtype
+    column = contract.column(name)
+    if column.role is not Role.SCENE and _has_bools(rows[name]):
+        raise ScoringError(f"column {name!r} holds true/false where {column.dtype} is expected")
     try:
-        array = pa.array(rows[name], type=contract.column(name).arrow_type)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
-        reason = str(err).splitlines()[0]
-        raise ScoringError(f"column {name!r} is not {dtype}: {reason}") from None
+        array = pa.array(rows[name], type=column.arrow_type)
+    except (pa.ArrowException, OverflowError, TypeError, ValueError) as err:
+        reason = shorten(str(err).splitlines()[0] if str(err) else type(err).__name__)
+        raise ScoringError(f"column {name!r} is not {column.dtype}: {reason}") from None
     nulls = array.null_count
-    if contract.column(name).role is Role.MULTI:
+    if column.role is Role.MULTI:
         nulls += pc.list_flatten(array).null_count
     if nulls:
         raise ScoringError(f"column {name!r} has {nulls} missing value(s)")
+    if (
+        column.role is Role.DENSE
+    ):  # inf, or a finite value beyond float32 (1e308): inf after the cast
+        bad = len(array) - pc.sum(pc.is_finite(array)).as_py()
+        if bad:
+            raise ScoringError(
+                f"column {name!r} has {bad} non-finite value(s) (NaN, inf, or beyond float32)"
+            )
     return array
 
 
@@ -49,6 +74,11 @@ def to_table(contract: Contract, rows: pd.DataFrame) -> pa.Table:
     missing = [name for name in _inputs(contract) if name not in rows.columns]
     if missing:
         raise ScoringError(f"missing feature column(s): {', '.join(missing)}")
+    twice = sorted(
+        {str(n) for n in rows.columns[rows.columns.duplicated()]} & set(_inputs(contract))
+    )
+    if twice:
+        raise ScoringError(f"column(s) given twice: {', '.join(twice)}")
     columns = {name: _column(rows, contract, name) for name in _inputs(contract)}
     zeros = pa.array(np.zeros(len(rows), np.int8))
     for label in contract.labels:  # the encoder reads them; the model never does
@@ -56,14 +86,40 @@ def to_table(contract: Contract, rows: pd.DataFrame) -> pa.Table:
     return pa.table(columns)
 
 
+def trained_scenes(bundle: Bundle) -> tuple[str, ...]:
+    """Scenes the model learned from: it (or a warm-start parent) trained on rows of them.
+
+    A bundle has heads for every scene of model.scenes, rows or not (mall joins the
+    simulator on day 7); an untrained head still answers, with numbers that mean nothing.
+    Bundles saved before training recorded this trust every scene they have heads for.
+    """
+    seen = bundle.meta.get("trained_scenes")
+    scenes = bundle.encoder.scenes
+    return scenes if seen is None else tuple(s for s in scenes if s in seen)
+
+
+def _names(values: pa.ChunkedArray | pa.Array) -> str:
+    """The distinct scene names, sorted and cut short (a request may carry any string)."""
+    names = sorted(set(values.to_pylist()))
+    shown = ", ".join(shorten(str(n), 40) for n in names[:5])
+    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
 def _check_scenes(bundle: Bundle, table: pa.Table) -> None:
-    """Rows of a scene without heads would be dropped by the encoder: refuse them instead."""
+    """Rows of a scene without heads would be dropped by the encoder, rows of a scene the
+    model never trained on would score with untrained heads: refuse both instead."""
     scenes = table[bundle.encoder.contract.scene]
     unknown = pc.filter(scenes, pc.invert(pc.is_in(scenes, pa.array(bundle.encoder.scenes))))
     if len(unknown):
-        names = ", ".join(sorted(set(unknown.to_pylist())))
         known = ", ".join(bundle.encoder.scenes)
-        raise ScoringError(f"unknown scene(s) {names}: the model has heads for {known}")
+        raise ScoringError(f"unknown scene(s) {_names(unknown)}: the model has heads for {known}")
+    trained = trained_scenes(bundle)
+    untrained = pc.filter(scenes, pc.invert(pc.is_in(scenes, pa.array(trained, pa.string()))))
+    if len(untrained):
+        raise ScoringError(
+            f"scene(s) {_names(untrained)}: the model never trained on rows of them "
+            f"(trained on {', '.join(trained) or 'none'})"
+        )
 
 
 def score(bundle: Bundle, rows: pd.DataFrame) -> pd.DataFrame:

@@ -157,11 +157,13 @@ def _side(
 
 def predictions(bundle: Bundle, contract: Contract, table: pa.Table) -> pd.DataFrame:
     """The model's pred_ctr and pred_cvr of each row (labels never reach it); rows of a scene
-    it has no heads for stay NaN rather than failing the day's monitoring."""
-    from components.models.scoring import score  # torch: imported only when a model is given
+    it has no heads for, or never trained on, stay NaN rather than failing the day's monitoring
+    (score() refuses them)."""
+    from components.models.scoring import score, trained_scenes  # torch: only with a model
 
     out = pd.DataFrame({"pred_ctr": np.nan, "pred_cvr": np.nan}, index=range(table.num_rows))
-    known = pc.is_in(table[contract.scene], pa.array(bundle.encoder.scenes)).to_numpy()
+    scenes = pa.array(trained_scenes(bundle), pa.string())
+    known = pc.is_in(table[contract.scene], scenes).to_numpy()
     rows = table.select([contract.scene, *(c.name for c in contract.features)])
     rows = rows.filter(pa.array(known)).to_pandas().set_axis(np.flatnonzero(known))
     if len(rows):

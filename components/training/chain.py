@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import torch
+
 from components.config import Config, ModelConfig
 from components.data.partitions import day_name, day_of, list_days, read_partition
 from components.features.batch import Batch
@@ -109,11 +111,23 @@ def train_day(
         "rows": len(data),
         "parent": previous.meta.get("checksum") if previous else None,
         "stages": [{**asdict(s), "samples_per_s": s.samples_per_s} for s in stages],
+        **_scene_rows(encoder, data, previous),
     }
     trained = Bundle(name, config, encoder, model, meta)
     path = bundle_path(cfg, name, day, models)
     trained.meta["checksum"] = bundles.save(trained, path)
     return trained, TrainedDay(day, days, len(data), path, stages, warm, encode_seconds)
+
+
+def _scene_rows(encoder: Encoder, data: Batch, previous: Bundle | None) -> dict:
+    """Rows per scene in the window, and every scene trained on by this bundle or its
+    ancestors: scoring refuses scenes the model has heads for but never learned."""
+    counts = torch.bincount(data.scene, minlength=len(encoder.scenes)).tolist()
+    rows = dict(zip(encoder.scenes, counts, strict=True))
+    # a parent saved before this record: trusted for every scene it had heads for
+    before = previous.meta.get("trained_scenes", previous.encoder.scenes) if previous else ()
+    trained = [s for s in encoder.scenes if rows[s] or s in before]
+    return {"scene_rows": rows, "trained_scenes": trained}
 
 
 def _check_parent(cfg: Config, name: str, day: dt.date, previous: Bundle) -> None:
