@@ -25,6 +25,7 @@ from components.models.bundle import BundleError
 from components.models.scoring import ScoringError
 from components.registry import RegistryError
 from components.runs import RunLockedError, next_day
+from components.serving import ServingError
 from components.training.chain import TrainingError
 from components.validation.quarantine import dataset_contract, validate_day
 from flows.schedule import ScheduleError
@@ -42,6 +43,7 @@ ERRORS = (
     RegistryError,
     RunLockedError,
     ScheduleError,
+    ServingError,
 )
 
 
@@ -172,7 +174,7 @@ def cmd_replay(cfg: Config, args: argparse.Namespace) -> int:
 def cmd_serve(cfg: Config, args: argparse.Namespace) -> int:
     from cli.serving import serve
 
-    return serve(console, cfg, args.host, args.port)
+    return serve(console, cfg, args.host, args.port, args.max_body)
 
 
 def cmd_rollback(cfg: Config, args: argparse.Namespace) -> int:
@@ -210,6 +212,7 @@ def _int_in(low: int, high: int | None, what: str):
 
 POSITIVE = _int_in(1, None, "a positive integer")
 PORT = _int_in(1, 65535, "a port (1..65535)")
+BODY = _int_in(1024, 1 << 30, "a size in bytes (1024..1073741824)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -276,9 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plots", type=Path, default=Path("metrics/chain_days.csv"))
     p.set_defaults(run=cmd_replay)
 
-    p = sub.add_parser("serve", help="the MLflow scoring server on the champion")
+    p = sub.add_parser("serve", help="the scoring server on the champion (MLflow's protocol)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=PORT, default=5001)
+    p.add_argument("--max-body", type=BODY, help="largest request body in bytes (default: 1 MiB)")
     p.set_defaults(run=cmd_serve)
 
     p = sub.add_parser("rollback", help="move `champion` back to the previous champion")

@@ -1,16 +1,14 @@
-"""`mtms serve`: the champion behind a scoring server."""
+"""`mtms serve`: the champion behind a scoring server in this process (MLflow's protocol)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
 
 from rich.console import Console
 
 from components.config import Config
-from components.data.contract import CONTRACTS, Contract, Role
+from components.data.contract import Contract, Role
 from components.registry import RegistryError
-from components.registry.mlflow_registry import Registry
 
 
 def example_record(contract: Contract, scene: str) -> dict:
@@ -26,8 +24,19 @@ def example_record(contract: Contract, scene: str) -> dict:
     return record
 
 
-def serve(console: Console, cfg: Config, host: str, port: int) -> int:
-    """Run the scoring server on the champion until interrupted; its exit code."""
+def serve(console: Console, cfg: Config, host: str, port: int, max_body: int | None = None) -> int:
+    """Serve the champion's bundle until SIGTERM or SIGINT; 0 once stopped.
+
+    The bundle comes from the registry checked twice (the version's checksum tag, then the
+    file's own sha256) and is loaded with weights_only: the logged pyfunc is never unpickled.
+    """
+    from components.models import bundle as bundles
+    from components.models.scoring import trained_scenes
+    from components.registry.mlflow_registry import Registry
+    from components.serving import MAX_BODY
+    from components.serving.lifetime import listen, run
+    from components.serving.server import Served, build_app
+
     registry = Registry(cfg)
     champion = registry.champion()
     if champion is None:
@@ -35,27 +44,23 @@ def serve(console: Console, cfg: Config, host: str, port: int) -> int:
             f"model {registry.name!r} has no champion to serve: a daily run that passes "
             "the gate promotes one"
         )
-    argv, env = registry.serve_command(host, port)
+    bundle = bundles.load(registry.bundle_path(champion))
+    served = Served(champion.number, champion.day, champion.checksum)
+    app = build_app(bundle, served, max_body or MAX_BODY)
+    sock = listen(host, port)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    record = example_record(CONTRACTS[cfg.data.dataset], cfg.model.scenes[0])
+    record = example_record(bundle.encoder.contract, trained_scenes(bundle)[0])
     body = json.dumps({"dataframe_records": [record]})
-    console.print(
+    say = lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+    say(
         f"serving {registry.model_uri()}: version {champion.number} (day {champion.day}, "
-        f"bundle {champion.checksum[:12]}) from {registry.tracking_uri}",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
+        f"bundle {champion.checksum[:12]}) from {registry.tracking_uri}"
     )
-    console.print("score rows (answers p_ctr, p_cvr, p_ctcvr per row):", markup=False)
-    console.print(
-        f"curl -s http://{shown}:{port}/invocations -H 'Content-Type: application/json' "
-        f"-d '{body}'",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
+    say("score rows (answers p_ctr, p_cvr, p_ctcvr per row):")
+    say(
+        f"curl -s http://{shown}:{port}/invocations -H 'Content-Type: application/json' -d '{body}'"
     )
-    console.print("the alias is read at start: restart after a promotion or rollback")
-    try:
-        return subprocess.run(argv, env=env).returncode
-    except KeyboardInterrupt:
-        return 0
+    say("the alias is read at start: restart after a promotion or rollback")
+    say(f"listening on http://{shown}:{port} (Ctrl+C or SIGTERM stops it)")
+    run(app, sock)
+    return 0

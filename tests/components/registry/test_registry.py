@@ -217,7 +217,7 @@ def test_scoring_server_serves_the_champion(world, tmp_path, monkeypatch):
     bundle = bundles.load(paths[1])
     _, rows = request_rows(bundle, read_partition(cfg.path("raw"), day_of(paths[1])), 50)
     port = free_port()
-    argv, env = registry.serve_command("127.0.0.1", port)  # what `mtms serve` runs
+    argv, env = registry.serve_command("127.0.0.1", port)  # MLflow's server on the pyfunc
     env = {**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     log = open(tmp_path / "server.log", "wb")
     server = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -1,0 +1,144 @@
+"""The scoring server as an ASGI app built from one Bundle: MLflow's wire protocol, hardened.
+
+Routes: POST /invocations (MLflow's JSON formats -> `{"predictions": [{p_ctr, p_cvr,
+p_ctcvr}, ...]}`), GET /ping and /health, GET /version, GET /model (the served version,
+its day and bundle checksum). The bundle is loaded by the caller from checksummed data
+(weights_only), so nothing a registry holds is ever unpickled here.
+
+Every answer but a prediction is JSON `{"error_code", "message"}` of at most ~1 KB: 413 over
+the body limit (declared or streamed), 415 without `application/json`, 400 for bad JSON, a
+bad shape or rows score() refuses (ScoringError), 404/405 for other paths and methods, and a
+500 that says nothing of the code behind it. A 200 never carries NaN or Infinity.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import logging
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from components.models.bundle import Bundle
+from components.models.scoring import ScoringError, score, shorten, trained_scenes
+from components.serving import MAX_BODY
+from components.serving.protocol import RequestError, decode, rows
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 400  # characters of an error message: a body stays far below 1 KB
+HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "REQUEST_TOO_LARGE"}
+
+
+@dataclass(frozen=True)
+class Served:
+    """Which registered model the app serves, as GET /model answers."""
+
+    version: int | None  # the registry's version number; None for a bundle served from a file
+    day: str
+    checksum: str
+
+
+def error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
+    """The one error body: a code and a short, single-line message."""
+    text = shorten(" ".join(str(message).split()), MAX_MESSAGE)
+    return JSONResponse({"error_code": code, "message": text}, status, headers)
+
+
+def _json(content: object, status: int = 200) -> Response:
+    """Strict JSON: a NaN or Infinity anywhere is a ValueError, never an invalid body."""
+    text = json.dumps(content, allow_nan=False, separators=(",", ":"))
+    return Response(text, status, media_type="application/json")
+
+
+def _check_content_type(request: Request) -> None:
+    mime, *options = [
+        part.strip().lower() for part in request.headers.get("content-type", "").split(";")
+    ]
+    charsets = {o.partition("=")[2].strip('"') for o in options if o.startswith("charset=")}
+    others = [o for o in options if o and not o.startswith("charset=")]
+    if mime != "application/json" or others or not charsets <= {"utf-8"}:
+        raise RequestError(
+            415, "UNSUPPORTED_MEDIA_TYPE", "send JSON with Content-Type: application/json"
+        )
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The body, refused once it passes `limit`: by its declared length or while streaming."""
+    declared = request.headers.get("content-length", "")
+    too_large = RequestError(413, "REQUEST_TOO_LARGE", f"the body is over {limit} bytes")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _predict(bundle: Bundle, body: bytes) -> Response:
+    """Decode, score and encode one request (in a worker thread: all of it is CPU work)."""
+    payload = decode(body)
+    try:
+        scored = score(bundle, rows(payload))
+    except ScoringError as err:
+        return error(400, "INVALID_PARAMETER_VALUE", str(err))
+    except RecursionError:  # a value nested deeply enough to exhaust a converter
+        return error(400, "BAD_REQUEST", "a value is nested too deeply")
+    try:
+        return _json({"predictions": scored.to_dict(orient="records")})
+    except ValueError:  # impossible after score()'s checks: say so rather than send NaN
+        log.error("non-finite prediction for a request of %d row(s)", len(scored))
+        return error(500, "INTERNAL_ERROR", "the model produced a non-finite prediction")
+
+
+def build_app(bundle: Bundle, served: Served | None = None, max_body: int = MAX_BODY) -> Starlette:
+    """The ASGI app scoring with `bundle`; `max_body` bytes is the largest request body."""
+    served = served or Served(None, bundle.meta.get("day", ""), bundle.meta.get("checksum", ""))
+    version = importlib.metadata.version("mtms")
+    about = {"model": bundle.name, "version": served.version, "day": served.day,
+             "checksum": served.checksum, "scenes": list(trained_scenes(bundle))}  # fmt: skip
+
+    async def invocations(request: Request) -> Response:
+        try:
+            _check_content_type(request)
+            body = await _body(request, max_body)
+            return await run_in_threadpool(_predict, bundle, body)
+        except RequestError as err:
+            return error(err.status, err.code, str(err))
+
+    async def ping(request: Request) -> Response:
+        return Response("\n", media_type="application/json")  # MLflow's answer
+
+    async def version_(request: Request) -> Response:
+        return Response(version, media_type="text/plain")
+
+    async def model(request: Request) -> Response:
+        return _json(about)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
+        return error(exc.status_code, code, str(exc.detail), exc.headers)
+
+    async def crash(request: Request, exc: Exception) -> Response:
+        log.error("scoring server error: %s", type(exc).__name__)  # the traceback: uvicorn's log
+        return error(500, "INTERNAL_ERROR", "internal error")
+
+    routes = [
+        Route("/invocations", invocations, methods=["POST"]),
+        Route("/ping", ping, methods=["GET"]),
+        Route("/health", ping, methods=["GET"]),
+        Route("/version", version_, methods=["GET"]),
+        Route("/model", model, methods=["GET"]),
+    ]
+    handlers = {HTTPException: http_error, Exception: crash}
+    return Starlette(routes=routes, exception_handlers=handlers)

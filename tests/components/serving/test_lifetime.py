@@ -1,0 +1,112 @@
+"""`mtms serve` as a process: it serves the champion's bundle itself (no child process),
+stops cleanly on SIGTERM or SIGINT (exit 0, the port free again) and says why it cannot start."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+from cli.serving import example_record
+from components.models import bundle as bundles
+from components.registry.mlflow_registry import Registry
+from tests.helpers import REPO, write_params
+
+pytestmark = [pytest.mark.server, pytest.mark.faults]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, tiny_world) -> Path:
+    """A workspace whose registry holds the tiny world's two bundles, v2 the champion."""
+    cfg = write_params(tmp_path_factory.mktemp("serve") / "ws")
+    registry = Registry(cfg)
+    for path in tiny_world[1]:
+        day = dt.date.fromisoformat(bundles.load(path).meta["day"])
+        version = registry.register(registry.log_run(day, {}, {}, {}, {}), path, {})
+        registry.promote(version.number)
+    return cfg.root / "params.yaml"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def can_listen(port: int) -> bool:
+    """What a restarted server needs: nobody else listening on the port."""
+    try:
+        socket.create_server(("127.0.0.1", port)).close()
+    except OSError:
+        return False
+    return True
+
+
+def start(params: Path, port: int) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "cli.main", "--params", str(params), "serve", "--port", str(port)]
+    return subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)  # fmt: skip
+
+
+def wait_listening(server: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Read its output up to the line saying the socket listens (killed if that never comes)."""
+    watchdog = threading.Timer(timeout, server.kill)
+    watchdog.start()
+    try:
+        for line in server.stdout:
+            if line.startswith("listening on "):
+                return
+    finally:
+        watchdog.cancel()
+    raise AssertionError(f"mtms serve exited with {server.wait()}: {server.stderr.read()[-2000:]}")
+
+
+def call(port: int, path: str, body: dict | None = None) -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data,
+                                     {"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_ends_mtms_serve_with_0_and_frees_the_port(workspace, tiny_world, stop):
+    port = free_port()
+    server = start(workspace, port)
+    try:
+        wait_listening(server)
+        bundle = bundles.load(tiny_world[1][1])
+        assert call(port, "/model")["version"] == 2
+        assert call(port, "/model")["checksum"] == bundle.meta["checksum"]
+        row = example_record(bundle.encoder.contract, "feed")
+        [scored] = call(port, "/invocations", {"dataframe_records": [row]})["predictions"]
+        assert set(scored) == {"p_ctr", "p_cvr", "p_ctcvr"}
+        assert psutil.Process(server.pid).children(recursive=True) == []  # nothing to orphan
+        assert not can_listen(port)
+        server.send_signal(stop)
+        assert server.wait(timeout=60) == 0
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    assert "Traceback" not in server.stderr.read()
+    assert can_listen(port)
+
+
+def test_a_taken_port_is_a_one_line_error(workspace):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        server = start(workspace, port)
+        out, err = server.communicate(timeout=120)
+    assert server.returncode == 2
+    assert err.strip() == f"mtms: error: cannot listen on 127.0.0.1:{port}: Address already in use"

@@ -1,0 +1,263 @@
+"""The scoring server app: MLflow's wire protocol on a real tiny bundle, and its hardening."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from components.data.partitions import read_partition
+from components.models import bundle as bundles
+from components.models.scoring import score
+from components.serving import MAX_BODY
+from components.serving.server import Served, build_app
+from tests.helpers import request_rows
+
+JSON = {"Content-Type": "application/json"}
+
+
+class Client:
+    """The app through httpx's ASGI transport, called synchronously (no socket, no thread)."""
+
+    def __init__(self, app) -> None:
+        self.transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        async def send() -> httpx.Response:
+            async with httpx.AsyncClient(transport=self.transport, base_url="http://t") as c:
+                return await c.request(method, path, **kwargs)
+
+        return asyncio.run(send())
+
+    def post(self, path: str, **kwargs) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def get(self, path: str) -> httpx.Response:
+        return self.request("GET", path)
+
+
+@pytest.fixture(scope="module")
+def served(tiny_world):
+    """The day-1 bundle (trained on feed, search and video rows: mall starts on day 7) behind
+    the app, and 50 request rows of day 2."""
+    cfg, paths = tiny_world
+    bundle = bundles.load(paths[1])
+    day2 = read_partition(cfg.path("raw"), cfg.simulator.start + dt.timedelta(days=2))
+    _, rows = request_rows(bundle, day2, 50)
+    app = build_app(bundle, Served(7, bundle.meta["day"], bundle.meta["checksum"]))
+    return bundle, rows, Client(app)
+
+
+def one_row(rows: pd.DataFrame, **change) -> dict:
+    return {**json.loads(rows.head(1).to_json(orient="records"))[0], **change}
+
+
+def post(client: Client, payload: object, headers: dict | None = None):
+    return client.post("/invocations", content=json.dumps(payload), headers=headers or JSON)
+
+
+def formats(rows: pd.DataFrame) -> dict[str, dict]:
+    """The same rows in each of MLflow's JSON formats."""
+    records = json.loads(rows.to_json(orient="records"))
+    columns = {c: [r[c] for r in records] for c in rows.columns}
+    split = {"columns": list(rows.columns), "data": [list(r.values()) for r in records]}
+    return {
+        "dataframe_records": {"dataframe_records": records},
+        "dataframe_split": {"dataframe_split": {**split, "index": list(range(len(records)))}},
+        "instances": {"instances": records},
+        "inputs (columns)": {"inputs": columns},
+        "instances (columns), params": {"instances": columns, "params": {}},
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["dataframe_records", "dataframe_split", "instances", "inputs (columns)",
+     "instances (columns), params"],
+)  # fmt: skip
+def test_every_mlflow_format_scores_like_score(served, name):
+    bundle, rows, client = served
+    answer = post(client, formats(rows)[name])
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    served_rows = pd.DataFrame(answer.json()["predictions"])
+    local = score(bundle, rows)
+    assert list(served_rows.columns) == ["p_ctr", "p_cvr", "p_ctcvr"]
+    np.testing.assert_allclose(served_rows.to_numpy(), local.to_numpy(), rtol=1e-12)
+
+
+def test_empty_request_and_charset_and_health_routes(served):
+    bundle, rows, client = served
+    assert post(client, {"dataframe_records": []}).json() == {"predictions": []}
+    utf8 = {"Content-Type": "application/json; charset=UTF-8"}
+    assert post(client, {"dataframe_records": [one_row(rows)]}, utf8).status_code == 200
+    for path in ("/ping", "/health"):
+        assert client.get(path).status_code == 200
+    assert client.get("/version").text.count(".") >= 1
+    assert client.get("/model").json() == {
+        "model": "mtms", "version": 7, "day": bundle.meta["day"],
+        "checksum": bundle.meta["checksum"], "scenes": ["feed", "search", "video"],
+    }  # fmt: skip
+
+
+def rows_payload(rows: pd.DataFrame, **change) -> bytes:
+    return json.dumps({"dataframe_records": [one_row(rows, **change)]}).encode()
+
+
+async def chunks(parts: list[bytes]):
+    """A body sent in chunks with no Content-Length: only counting while reading catches it."""
+    for part in parts:
+        yield part
+
+
+def deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+# Each: what is sent (method, path, headers, body built from the rows), status, error code.
+MALFORMED = {
+    "declared body over the limit": (
+        "POST", "/invocations", {**JSON, "Content-Length": str(MAX_BODY + 1)},
+        lambda r: b"{" + b" " * MAX_BODY + b"}", 413, "REQUEST_TOO_LARGE"),
+    "streamed body over the limit": (
+        "POST", "/invocations", JSON,
+        lambda r: chunks([b'{"dataframe_records": ['] + [b" " * 65536] * 17 + [b"]}"]),
+        413, "REQUEST_TOO_LARGE"),
+    "no content type": ("POST", "/invocations", {}, rows_payload, 415, "UNSUPPORTED_MEDIA_TYPE"),
+    "csv": ("POST", "/invocations", {"Content-Type": "text/csv"}, lambda r: b"scene\nfeed\n",
+            415, "UNSUPPORTED_MEDIA_TYPE"),
+    "latin-1 charset": ("POST", "/invocations",
+                        {"Content-Type": "application/json; charset=latin-1"}, rows_payload,
+                        415, "UNSUPPORTED_MEDIA_TYPE"),
+    "truncated JSON": ("POST", "/invocations", JSON, lambda r: b'{"dataframe_records": [',
+                       400, "BAD_REQUEST"),
+    "not UTF-8": ("POST", "/invocations", JSON, lambda r: b'{"\xff\xfe": 1}', 400, "BAD_REQUEST"),
+    "nesting 200k deep": ("POST", "/invocations", JSON,
+                          lambda r: ('{"dataframe_records": ' + deep(200_000) + "}").encode(),
+                          400, "BAD_REQUEST"),
+    "NaN literal": ("POST", "/invocations", JSON,
+                    lambda r: rows_payload(r).replace(b'"price":', b'"price":NaN,"x":'),
+                    400, "BAD_REQUEST"),
+    "5,000-digit integer": ("POST", "/invocations", JSON,
+                            lambda r: b'{"dataframe_records": [{"user_id": ' + b"9" * 5000 + b"}]}",
+                            400, "BAD_REQUEST"),
+    "a list, not an object": ("POST", "/invocations", JSON, lambda r: b"[1, 2]", 400,
+                              "BAD_REQUEST"),
+    "no format key": ("POST", "/invocations", JSON, lambda r: b"{}", 400, "BAD_REQUEST"),
+    "two format keys": ("POST", "/invocations", JSON,
+                        lambda r: b'{"dataframe_records": [], "inputs": []}', 400, "BAD_REQUEST"),
+    "unknown key of 100 KB": ("POST", "/invocations", JSON,
+                              lambda r: json.dumps({"dataframe_records": [], "k" * 100_000: 1})
+                              .encode(), 400, "BAD_REQUEST"),
+    "records not a list": ("POST", "/invocations", JSON,
+                           lambda r: json.dumps({"dataframe_records": one_row(r)}).encode(),
+                           400, "BAD_REQUEST"),
+    "a record not an object": ("POST", "/invocations", JSON,
+                               lambda r: b'{"dataframe_records": [[1, 2, 3]]}', 400,
+                               "BAD_REQUEST"),
+    "split rows of the wrong width": (
+        "POST", "/invocations", JSON,
+        lambda r: b'{"dataframe_split": {"columns": ["scene", "user_id"], "data": [["feed"]]}}',
+        400, "BAD_REQUEST"),
+    "split naming a column twice": (
+        "POST", "/invocations", JSON,
+        lambda r: b'{"dataframe_split": {"columns": ["scene", "scene"], "data": [[1, 2]]}}',
+        400, "BAD_REQUEST"),
+    "columns of different lengths": ("POST", "/invocations", JSON,
+                                     lambda r: b'{"inputs": {"scene": ["feed"], "hour": [1, 2]}}',
+                                     400, "BAD_REQUEST"),
+    "a missing feature": ("POST", "/invocations", JSON,
+                          lambda r: b'{"dataframe_records": [{"scene": "feed"}]}', 400,
+                          "INVALID_PARAMETER_VALUE"),
+    "true as a user id": ("POST", "/invocations", JSON, lambda r: rows_payload(r, user_id=True),
+                          400, "INVALID_PARAMETER_VALUE"),
+    "price inf (1e400)": ("POST", "/invocations", JSON,
+                          lambda r: rows_payload(r, price=0.5).replace(b"0.5", b"1e400"),
+                          400, "INVALID_PARAMETER_VALUE"),
+    "price -inf": ("POST", "/invocations", JSON,
+                   lambda r: rows_payload(r, price=0.5).replace(b"0.5", b"-1e999"), 400,
+                   "INVALID_PARAMETER_VALUE"),
+    "price 1e308 (inf as float32)": ("POST", "/invocations", JSON,
+                                     lambda r: rows_payload(r, price=1e308), 400,
+                                     "INVALID_PARAMETER_VALUE"),
+    "a 100 KB string for a price": ("POST", "/invocations", JSON,
+                                    lambda r: rows_payload(r, price="9" * 100_000), 400,
+                                    "INVALID_PARAMETER_VALUE"),
+    "an id over int64": ("POST", "/invocations", JSON, lambda r: rows_payload(r, ad_id=2**70),
+                         400, "INVALID_PARAMETER_VALUE"),
+    "a list nested in a list column": ("POST", "/invocations", JSON,
+                                       lambda r: rows_payload(r, ad_tags=[[1], [2]]), 400,
+                                       "INVALID_PARAMETER_VALUE"),
+    "a price nested 500 deep": ("POST", "/invocations", JSON,
+                                lambda r: rows_payload(r, price=json.loads(deep(500))), 400,
+                                "INVALID_PARAMETER_VALUE"),
+    "an unknown scene": ("POST", "/invocations", JSON, lambda r: rows_payload(r, scene="radio"),
+                         400, "INVALID_PARAMETER_VALUE"),
+    "a scene it never trained on": ("POST", "/invocations", JSON,
+                                    lambda r: rows_payload(r, scene="mall"), 400,
+                                    "INVALID_PARAMETER_VALUE"),
+    "a 100 KB scene name": ("POST", "/invocations", JSON,
+                            lambda r: rows_payload(r, scene="s" * 100_000), 400,
+                            "INVALID_PARAMETER_VALUE"),
+    "GET /invocations": ("GET", "/invocations", {}, lambda r: None, 405, "METHOD_NOT_ALLOWED"),
+    "PUT /ping": ("PUT", "/ping", JSON, lambda r: b"{}", 405, "METHOD_NOT_ALLOWED"),
+    "an unknown path": ("POST", "/score", JSON, rows_payload, 404, "NOT_FOUND"),
+}  # fmt: skip
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("kind", list(MALFORMED))
+def test_malformed_requests_get_a_short_json_4xx(served, kind):
+    _, rows, client = served
+    method, path, headers, body, status, code = MALFORMED[kind]
+    answer = client.request(method, path, headers=headers, content=body(rows))
+    assert answer.status_code == status, answer.text[:300]
+    assert len(answer.content) <= 1024
+    assert answer.headers["content-type"] == "application/json"
+    error = answer.json()
+    assert set(error) == {"error_code", "message"} and error["error_code"] == code
+    message = error["message"]
+    assert "\n" not in message and "Traceback" not in message and ".py" not in message
+    assert "9" * 100 not in message and "s" * 100 not in message and "k" * 100 not in message
+
+
+@pytest.mark.faults
+def test_the_scoring_errors_say_what_is_wrong(served):
+    _, rows, client = served
+    said = lambda **change: post(client, {"dataframe_records": [one_row(rows, **change)]}).json()  # noqa: E731
+    assert said(user_id=True)["message"] == (
+        "column 'user_id' holds true/false where int64 is expected"
+    )
+    assert said(scene="mall")["message"] == (
+        "scene(s) mall: the model never trained on rows of them (trained on feed, search, video)"
+    )
+    assert said(price=1e308)["message"].startswith("column 'price' has 1 non-finite value(s)")
+
+
+@pytest.mark.faults
+def test_a_non_finite_prediction_is_a_500_never_a_200_with_nan(served, tiny_world):
+    _, rows, _ = served
+    broken = bundles.load(tiny_world[1][1])
+    with torch.no_grad():
+        next(broken.model.parameters()).fill_(float("nan"))
+    answer = post(Client(build_app(broken)), {"dataframe_records": [one_row(rows)]})
+    assert answer.status_code == 500 and b"NaN" not in answer.content
+    assert answer.json() == {
+        "error_code": "INTERNAL_ERROR",
+        "message": "the model produced a non-finite prediction",
+    }
+
+
+def test_a_smaller_body_limit_is_kept(served):
+    bundle, rows, _ = served
+    client = Client(build_app(bundle, max_body=2048))
+    assert post(client, {"dataframe_records": [one_row(rows)]}).status_code == 200
+    big = post(client, {"dataframe_records": [one_row(rows)] * 20})
+    assert big.status_code == 413
+    assert big.json()["message"] == "the body is over 2048 bytes"
