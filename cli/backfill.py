@@ -28,7 +28,10 @@ def _cell(record: DayRecord, focus: Focus) -> str:
 
 
 def _gate(record: DayRecord) -> str:
-    """The outcome, and the first failed check (focus and check name) of a rejection."""
+    """The outcome, and the first failed check (focus and check name) of a rejection, or
+    the step and reason of a failed day."""
+    if record.error:
+        return f"{record.outcome}: {record.error[:60]}"
     failed = record.decision.failed if record.decision else []
     if not failed:
         return record.outcome

@@ -21,7 +21,9 @@ if TYPE_CHECKING:  # read for their attributes only: no torch import for `mtms s
     from components.models.bundle import Bundle
     from components.training.chain import TrainedDay
 
-Outcome = Literal["quarantined", "no-training-data", "promoted", "rejected"]
+# failed: a step could not handle the day's rows (DayRecord.error says which and why); the
+# schedule moves on, and `mtms run --day D --force` retries it once the data is fixed
+Outcome = Literal["quarantined", "no-training-data", "promoted", "rejected", "failed"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class DayRecord:
     run_id: str | None = None  # the MLflow run
     timings: dict[str, float] = field(default_factory=dict)  # seconds per component step
     drift: DriftSummary | None = None  # the monitoring step's summary, when it ran
+    error: str | None = None  # a failed day: "<step>: <one-line reason>"
     finished: str = ""  # UTC time the record was written
 
     def values(self) -> dict[str, float]:

@@ -70,31 +70,50 @@ def next_day(cfg: Config) -> dt.date | None:
     return pending[0] if pending else None
 
 
+def skipped(cfg: Config) -> list[dt.date]:
+    """Partitions with no record between finished days: a later day was run by hand first.
+    The schedule never goes back for them (the champion has seen later days); `status`
+    lists them so they do not vanish silently."""
+    done = {r.day for r in records(cfg)}
+    if not done:
+        return []
+    first, last = min(done), max(done)
+    return [d for d in list_days(cfg.path("raw")) if first < d < last and d not in done]
+
+
 @contextmanager
 def lock(cfg: Config, holder: str) -> Iterator[None]:
     """One state-changing command at a time per workspace: daily runs (the warm-start chain
     is sequential) and rollbacks. `holder` says who holds it, for the other's error.
 
-    flock: released by the kernel when the holder exits, so a crashed run never
-    leaves a stale lock behind.
+    flock on the runs folder itself: released by the kernel when the holder exits, so a
+    crashed run never leaves a stale lock behind, and it cannot be lost by deleting a file
+    (a lock on `.lock` was: a second run made a new file and locked that). `.lock` only
+    says who holds it.
     """
-    path = cfg.path("runs") / LOCK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
+    folder = cfg.path("runs")
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
             raise RunLockedError(
-                f"another mtms run holds {path} ({holder}); wait for it to finish"
+                f"another mtms run holds the lock on {folder} ({_holder(folder)}); "
+                "wait for it to finish"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, {holder}")
-        handle.flush()
+        info = folder / LOCK_FILE
+        info.write_text(f"pid {os.getpid()}, {holder}")
         try:
             yield
         finally:
-            handle.truncate(0)
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            info.unlink(missing_ok=True)
+    finally:
+        os.close(fd)  # closing the last descriptor releases the flock
+
+
+def _holder(folder: Path) -> str:
+    try:
+        return (folder / LOCK_FILE).read_text().strip() or "unknown"
+    except OSError:
+        return "unknown"

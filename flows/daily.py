@@ -6,11 +6,17 @@ gate → register → move `champion` on pass, with the day's drift report besid
 the day, it never blocks). Each task calls one component (flows/steps.py); the day's record
 is written last, so a crash anywhere before it is redone by a rerun; the dashboards are
 rebuilt from the records after it.
+
+A validated day whose rows a later step cannot handle does not jam the schedule: the day
+is recorded as `failed` with the step and a one-line reason, and the next run moves on.
+Everything else (the registry, a bundle, the config, the host) stops the run with no
+record, so a rerun retries it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from dataclasses import replace
 
@@ -18,13 +24,20 @@ import pyarrow as pa
 from prefect import flow
 
 from components import runs
-from components.config import Config, load
+from components.config import Config, ConfigError, load
 from components.data.partitions import parse_day
 from components.lineage import lineage
+from components.models.bundle import BundleError
 from components.records import DayRecord
+from components.registry import RegistryError
 from components.registry.mlflow_registry import Registry
 from flows import steps
 from flows.steps import Candidate
+
+log = logging.getLogger(__name__)
+# what a day's rows can make a step raise; a state error (registry, bundle, config) is not
+IN_THE_DATA = (ValueError, ArithmeticError, LookupError, pa.ArrowException)
+NOT_THE_DATA = (RegistryError, BundleError, ConfigError)
 
 
 @flow(name="mtms-daily")
@@ -41,6 +54,8 @@ def daily(
         done = runs.load_record(cfg, when)
         if done and not force:  # idempotent: a finished day is never promoted twice
             return done
+        if done and done.outcome != "quarantined":  # refused before the record moves aside
+            steps.Serving(steps.registry(cfg).champion()).check_unseen(when)
         runs.supersede(cfg, when)  # a forced rerun that crashes is resumed by a plain one
         start = time.perf_counter()
         with steps.stopwatch() as seconds:
@@ -59,23 +74,42 @@ def run_day(cfg: Config, day: dt.date, force: bool) -> DayRecord:
     registry = steps.registry(cfg)
     serving = steps.champion(registry)
     serving.check_unseen(day)
-    table = steps.read_day(cfg, day)
-    # an unloadable champion scores nothing ([]): the candidate is still not a first model
-    champion_metrics = None if serving.version is None else []
-    if serving.bundle is not None:
-        champion_metrics = steps.evaluate(serving.bundle, table)
-    drift = steps.monitor(cfg, day, table, serving.bundle)  # marks the day; never blocks
     record = DayRecord(
         day,
         "no-training-data",
         report.rows,
         report,
-        champion_metrics=champion_metrics,
         champion_before=serving.number,
         champion=serving.number,
-        drift=drift,
     )
-    candidate = steps.candidate(cfg, registry, day, serving, force)
+    try:
+        return assess(cfg, registry, record, serving, force)
+    except IN_THE_DATA as err:
+        if isinstance(err, NOT_THE_DATA):
+            raise
+        reason = f"{steps.failed_step(err)}: {type(err).__name__}: {_first_line(err)}"
+        log.warning("day %s failed: %s", day, reason)
+        log.debug("day %s failed", day, exc_info=err)
+        return replace(record, outcome="failed", error=reason[:500])
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else "(no message)"
+
+
+def assess(
+    cfg: Config, registry: Registry, record: DayRecord, serving: steps.Serving, force: bool
+) -> DayRecord:
+    """Champion and drift on the day's rows, then the candidate trained through T-1, judged."""
+    table = steps.read_day(cfg, record.day)
+    # an unloadable champion scores nothing ([]): the candidate is still not a first model
+    champion_metrics = None if serving.version is None else []
+    if serving.bundle is not None:
+        champion_metrics = steps.evaluate(serving.bundle, table)
+    drift = steps.monitor(cfg, record.day, table, serving.bundle)  # marks the day; never blocks
+    record = replace(record, champion_metrics=champion_metrics, drift=drift)
+    candidate = steps.candidate(cfg, registry, record.day, serving, force)
     if candidate is None:  # no validated data in the window ending T-1
         return record
     return judge(cfg, registry, record, table, candidate)

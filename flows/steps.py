@@ -36,7 +36,7 @@ from components.monitoring.index import build_index
 from components.records import DayRecord, Trained
 from components.registry import RegistryError, Version
 from components.registry.mlflow_registry import Registry
-from components.training.chain import choose_parent, train_day, window
+from components.training.chain import NoTrainingRows, choose_parent, train_day, window
 from components.validation.quarantine import (
     ValidationReport,
     quarantined,
@@ -46,6 +46,7 @@ from components.validation.quarantine import (
 )
 
 log = logging.getLogger(__name__)
+STEP_ATTR = "mtms_step"
 _seconds: ContextVar[dict[str, float] | None] = ContextVar("mtms_step_seconds", default=None)
 
 
@@ -62,9 +63,15 @@ def stopwatch() -> Iterator[dict[str, float]]:
 
 @contextmanager
 def timed(step: str) -> Iterator[None]:
+    """Time the block into the run's record; an error leaving it is marked with the step
+    (`failed_step`), so a failed day's record says where it broke."""
     start = time.perf_counter()
     try:
         yield
+    except Exception as err:
+        if not hasattr(err, STEP_ATTR):  # the innermost step is the one that broke
+            setattr(err, STEP_ATTR, step)
+        raise
     finally:
         seconds = _seconds.get()
         if seconds is not None:
@@ -166,7 +173,7 @@ def candidate(
     cfg: Config, reg: Registry, day: dt.date, serving: Serving, force: bool
 ) -> Candidate | None:
     """Today's candidate, trained through T-1; or the version an interrupted run registered.
-    None when the window ending T-1 holds no validated day."""
+    None when the window ending T-1 holds no validated day, or no row of the model's scenes."""
     through = day - dt.timedelta(days=1)
     found = None if force else reg.find(through)
     if found is not None and found.tags.get("params_hash") != params_hash(cfg):
@@ -183,7 +190,11 @@ def candidate(
     with timed("train"):
         champion = lambda: serving.path  # noqa: E731
         parent, source = choose_parent(cfg, cfg.model.name, through, champion, serving.bundle)
-        bundle, t = train_day(cfg, cfg.model.name, through, parent)
+        try:
+            bundle, t = train_day(cfg, cfg.model.name, through, parent)
+        except NoTrainingRows as err:  # validated days, none of the model's scenes
+            log.warning("no candidate for %s: %s", day, err)
+            return None
     return Candidate(bundle, Trained.of(bundle, t.path, source, t), None)
 
 
@@ -264,6 +275,11 @@ def register(reg: Registry, run_id: str, trained: Trained, tags: dict[str, str])
 def promote(reg: Registry, version: Version) -> None:
     with timed("promote"):
         reg.promote(version.number)
+
+
+def failed_step(err: BaseException) -> str:
+    """The step an error left (set by `timed`), or "run" outside every step."""
+    return getattr(err, STEP_ATTR, "run")
 
 
 @task(**IO)

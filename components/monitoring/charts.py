@@ -17,6 +17,7 @@ OUTCOMES = {  # outcome: colour, its marker (a path around the point): ▲ ✕ �
     "rejected": ("#d62728", "m-4 -4l8 8m0 -8l-8 8"),
     "quarantined": ("#ff7f0e", "m-4 -4h8v8h-8z"),
     "no-training-data": ("#7f7f7f", "m-4 0a4 4 0 1 0 8 0a4 4 0 1 0 -8 0"),
+    "failed": ("#9467bd", "m-4 -4l8 8m0 -8l-8 8"),
 }
 Swatch = Callable[[float, float], str]  # draws a legend key at (x, y)
 
@@ -127,7 +128,8 @@ def key(colour: str, dash: str | None = None, box: bool = False) -> Swatch:
 
 
 def marker(outcome: str, x: float, y: float) -> str:
-    """The outcome's shape: promoted ▲, rejected ✕, quarantined ■, no training data ○."""
+    """The outcome's shape: promoted ▲, rejected ✕, quarantined ■, no training data ○,
+    failed ✕ (purple)."""
     colour, shape = OUTCOMES.get(outcome, OUTCOMES["no-training-data"])
     filled = outcome in ("promoted", "quarantined")
     return el(

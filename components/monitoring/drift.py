@@ -197,10 +197,14 @@ def _frames(cfg: Config, sides: Sides, fields: Fields, champion: Bundle | None) 
     )
     if champion is None:
         return frames
-    cur, ref = (
-        pd.concat([f, predictions(champion, contract, t)], axis=1)
-        for f, t in ((frames.current, samples[0]), (frames.reference, samples[1]))
-    )
+    preds = [predictions(champion, contract, t) for t in samples]
+    if any(p["pred_ctr"].isna().all() for p in preds):  # no row of a scene it knows: no drift
+        logging.getLogger(__name__).warning(
+            "the champion scores no row of one side: prediction drift left out"
+        )
+        return frames
+    cur = pd.concat([frames.current, preds[0]], axis=1)
+    ref = pd.concat([frames.reference, preds[1]], axis=1)
     return Frames(cur, ref, [*frames.numerical, "pred_ctr", "pred_cvr"], frames.categorical)
 
 

@@ -27,7 +27,7 @@ STYLE = """
 background:#f4f5f7}body{margin:0 auto;max-width:1880px;padding:16px 24px}
 h1{font-size:22px;margin:0}h2{font-size:16px;margin:28px 0 4px}.note{color:#666;margin:0 0 8px}
 .promoted{--c:#2ca02c}.rejected,.alerts{--c:#d62728}.quarantined{--c:#ff7f0e}
-.no-training-data{--c:#7f7f7f}.sub{color:#555;margin:4px 0 12px}
+.no-training-data{--c:#7f7f7f}.failed{--c:#9467bd}.sub{color:#555;margin:4px 0 12px}
 .tiles{display:flex;flex-wrap:wrap;gap:10px}.tile b{display:block;font-size:24px;color:var(--c)}
 .tile{background:#fff;border-radius:8px;padding:8px 16px;box-shadow:0 1px 3px #0002;min-width:96px}
 .tile span{color:#666;font-size:11px;text-transform:uppercase}
@@ -84,6 +84,7 @@ def header(cfg: Config, records: list[DayRecord]) -> str:
         ("days", "days run", len(records)),
         ("last", "last day", f"{last.day} {last.outcome}" if last else "-"),
         *((o, o, count[o]) for o in ("promoted", "rejected", "quarantined")),
+        *((("failed", "failed", count["failed"]),) if count["failed"] else ()),
         ("alerts", "drift alerts", alerts),
     ]
     focus = ", ".join(f"{f.scene}/{f.task}" for f in cfg.gate.focus)
@@ -122,6 +123,7 @@ def charts(cfg: Config, records: list[DayRecord]) -> str:
     calibration = [calibration_chart(frame, records, f, (low, high)) for f in cfg.gate.focus]
     ranking_note = "solid: candidate, dashed: champion (same rows), dotted: oracle AUC of the "
     marks = "markers above each chart: ▲ promoted, ✕ rejected, ■ quarantined, ○ no training data"
+    marks += ", purple ✕ failed" if "failed" in outcomes.values() else ""
     return "\n".join(
         [
             section(
@@ -232,6 +234,7 @@ def day_row(cfg: Config, r: DayRecord, folder: Path) -> str:
     """A day's cells; tooltips hold the detail (every reason, exact values)."""
     val = r.validation
     reasons = (r.decision.reasons if r.decision else []) or ([] if val.passed else val.reasons)
+    reasons = [r.error] if r.error else reasons
     first = reasons[0] if reasons else ""
     first += f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
     before = f"v{r.champion_before} → " if r.champion_before not in (None, r.champion) else ""

@@ -126,3 +126,15 @@ def test_a_superseded_record_leaves_the_day_unfinished(cfg):
     runs.supersede(cfg, DAY)
     assert runs.load_record(cfg, DAY) is None
     assert runs.record_path(cfg, DAY).with_suffix(".json.superseded").exists()
+
+
+@pytest.mark.faults
+def test_deleting_the_lock_file_mid_run_does_not_admit_a_second_run(cfg):
+    """Issue 11 #12: the lock is on the runs folder; .lock only names the holder."""
+    with runs.lock(cfg, f"day {DAY}"):
+        (cfg.path("runs") / runs.LOCK_FILE).unlink()
+        with pytest.raises(RunLockedError):
+            with runs.lock(cfg, "day again"):
+                pass
+    with runs.lock(cfg, "rollback"):  # released on exit
+        pass

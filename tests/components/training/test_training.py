@@ -231,3 +231,21 @@ def test_a_corrupt_latest_bundle_falls_back_to_the_champion_then_cold(sim_days, 
     t1.path.write_bytes(b"garbage")
     parent, source = choose_parent(latest, "mtms", day(cfg, 2), champion)
     assert parent is None and source == "cold start"
+
+
+@pytest.mark.slow
+@pytest.mark.faults
+def test_warm_start_skips_every_corrupt_bundle_down_to_the_newest_intact_one(sim_days, tmp_path):
+    """Issue 11 #13: champion and newest bundle both corrupt -> the older intact one, not cold."""
+    from components.training.chain import choose_parent
+
+    cfg = own_models(sim_days, tmp_path)
+    first, t1 = train_day(cfg, "esmm", day(cfg, 0), None)
+    _, t2 = train_day(cfg, "esmm", day(cfg, 1), first)
+    t2.path.write_bytes(b"garbage")  # the newest bundle, and the champion's
+    for mode in ("champion", "latest"):
+        train = cfg.train.model_copy(update={"warm_start": mode})
+        parent, source = choose_parent(
+            cfg.model_copy(update={"train": train}), "esmm", day(cfg, 2), lambda: t2.path
+        )
+        assert source == str(t1.path) and parent.meta["day"] == str(day(cfg, 0)), mode
