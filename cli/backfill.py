@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cli import prefect_api
 from cli.reports import table
 from cli.workspace import hide_error_tracebacks
 from components import runs
@@ -86,8 +87,11 @@ def where(cfg: Config) -> list[str]:
 
 
 def run_days(console: Console, cfg: Config, params: Path, days: list[dt.date], force: bool) -> int:
+    api = prefect_api.start(cfg)  # before Prefect loads: it reads PREFECT_API_URL at import
     from flows.daily import daily  # imports Prefect: after the CLI applied the workspace settings
 
+    if api is not None:
+        api.wait()  # it booted while the flow's modules were imported
     hide_error_tracebacks()
 
     done: list[DayRecord] = []

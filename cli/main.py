@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from cli.prefect_api import PrefectApiError, sigterm_exits
 from cli.reports import table
 from cli.workspace import use_workspace
 from components import atomic
@@ -43,6 +44,7 @@ ERRORS = (
     RegistryError,
     RunLockedError,
     ScheduleError,
+    PrefectApiError,
     ServingError,
 )
 
@@ -139,13 +141,15 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     if day is None:
         console.print("nothing to do: every partition has a finished daily run")
         return 0
-    return run_days(console, cfg, Path(args.params), [day], args.force)
+    with sigterm_exits():  # a stop request unwinds: lock released, temporary API stopped
+        return run_days(console, cfg, Path(args.params), [day], args.force)
 
 
 def cmd_backfill(cfg: Config, args: argparse.Namespace) -> int:
     from cli.backfill import backfill
 
-    return backfill(console, cfg, Path(args.params), args.start, args.end, args.force)
+    with sigterm_exits():  # a stop request unwinds: lock released, temporary API stopped
+        return backfill(console, cfg, Path(args.params), args.start, args.end, args.force)
 
 
 def cmd_status(cfg: Config, args: argparse.Namespace) -> int:

@@ -19,7 +19,8 @@ def use_workspace(cfg: Config, quiet: bool = True) -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # Prefect waits 20 s for its temporary API; on a busy 2-core host it took longer
-    # ("Timed out while attempting to connect to ephemeral Prefect API server")
+    # ("Timed out while attempting to connect to ephemeral Prefect API server"). The one
+    # `mtms run` starts itself (cli/prefect_api.py) waits as long.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if quiet:  # the CLI prints its own tables; INFO lines would bury them
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
