@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -311,6 +312,20 @@ def main(argv: list[str] | None = None) -> int:
     except ERRORS as err:
         print(f"mtms: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a full disk, a read-only folder: the reason and the file
+        where = f": {err.filename}" if err.filename is not None else ""
+        print(f"mtms: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 2
+    except Exception as err:  # a bug or a library's surprise: one line unless debugging
+        if os.environ.get("MTMS_DEBUG") == "1":
+            raise
+        first = next(iter(str(err).splitlines()), "")
+        print(
+            f"mtms: error: unexpected {type(err).__name__}: {first} "
+            "(set MTMS_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from components.registry.mlflow_registry import Registry
 
 
 def rollback(console: Console, cfg: Config) -> int:
-    """Champion back to the previous version; the served model changes at the next start."""
+    """Champion back to the previous version, once it is verified to load and score (a
+    corrupt one is refused and no alias moves); the served model changes at the next start."""
     registry = Registry(cfg)
     with runs.lock(cfg, "rollback"):  # never in the middle of a daily run's promotion
         before = registry.champion()
@@ -25,5 +26,6 @@ def rollback(console: Console, cfg: Config) -> int:
         highlight=False,
         soft_wrap=True,
     )
+    console.print(f"version {after.number} verified: its bundle loads and scores")
     console.print("restart `mtms serve` to serve it")
     return 0

@@ -9,28 +9,49 @@ from rich.console import Console
 from cli.reports import table
 from components import runs
 from components.config import Config
-from components.registry import Version
+from components.records import DayRecord
+from components.registry import RegistryError, Version
 from components.registry.mlflow_registry import Registry
 
 RECENT = 10
 
 
-def _version(v: Version | None) -> dict | None:
+def _version(v: Version | None, health: str | None = None) -> dict | None:
     if v is None:
         return None
-    return {
+    out = {
         "version": v.number,
         "run_day": v.tags.get("run_day"),
         "trained_through": v.day,
         "run_id": v.run_id,
     }
+    return out if health is None else {**out, "health": health}
+
+
+def _health(reg: Registry, v: Version | None) -> str | None:
+    """Why the version cannot serve (checksum, load, an example row) in one line; else ok."""
+    if v is None:
+        return None
+    try:
+        reg.verify(v)
+    except RegistryError as err:
+        return str(err)
+    return "ok"
+
+
+def _named(records: list[DayRecord]) -> set[int]:
+    """Every version the day records name: registered, champion before and after."""
+    return {n for r in records for n in (r.version, r.champion_before, r.champion) if n is not None}
 
 
 def collect(cfg: Config) -> dict:
     reg = Registry(cfg)
-    recent = runs.records(cfg)[-RECENT:]
+    every = runs.records(cfg)
+    recent = every[-RECENT:]
+    champion = reg.champion()
+    reg.check_records(_named(every))  # an emptied mlflow.db is no "champion: none"
     return {
-        "champion": _version(reg.champion()),
+        "champion": _version(champion, _health(reg, champion)),
         "previous": _version(reg.previous()),
         "days": [
             {
@@ -73,7 +94,9 @@ def status(console: Console, cfg: Config, as_json: bool) -> int:
                 f"v{v['version']} (trained through {v['trained_through']}, run day {v['run_day']})"
             )
         )
-        console.print(f"{role}: {text}")
+        if v is not None and "health" in v:
+            text += ": bundle ok" if v["health"] == "ok" else f": NOT SERVABLE: {v['health']}"
+        console.print(f"{role}: {text}", markup=False, highlight=False, soft_wrap=True)
     gate = lambda x: "-" if x is None else ("pass" if x else "reject")  # noqa: E731
     drift = lambda x: "-" if x is None else ("DRIFT" if x else "no")  # noqa: E731
     rows = [

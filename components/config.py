@@ -58,6 +58,24 @@ def _timezone(name: str) -> str:
     return name
 
 
+# The stores MLflow 3 can keep both runs and registered models in: anything else (a typo,
+# `garbage://x`) used to be read as "no champion" and the command went on.
+TRACKING_URI = re.compile(
+    r"(https?://[^/\s]+\S*|file:/\S+|sqlite:///\S+|(postgresql|mysql|mssql)(\+\w+)?://\S+"
+    r"|databricks(://\S*)?)"
+)
+
+
+def _tracking_uri(uri: str) -> str:
+    if not TRACKING_URI.fullmatch(uri):
+        raise ValueError(
+            "must be an MLflow tracking URI: http(s)://HOST[:PORT], sqlite:///PATH, "
+            "postgresql|mysql|mssql[+DRIVER]://..., file:///PATH or databricks[://PROFILE] "
+            "(null: the embedded store under paths.registry)"
+        )
+    return uri
+
+
 ProbabilityBand = Annotated[tuple[float, float], AfterValidator(_probability_band)]
 RatioBand = Annotated[tuple[float, float], AfterValidator(_ratio_band)]
 Width = Annotated[int, Field(ge=1, le=8192)]  # a hidden layer: 32x the default's widest
@@ -213,7 +231,7 @@ class GateConfig(_Frozen):
 class RegistryConfig(_Frozen):
     model_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     experiment: str = Field(min_length=1)
-    tracking_uri: str | None
+    tracking_uri: Annotated[str, AfterValidator(_tracking_uri)] | None
 
 
 class ScheduleConfig(_Frozen):

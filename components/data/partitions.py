@@ -15,6 +15,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from components.atomic import SUFFIX, temp_prefix
+
 PART_FILE = "part-0.parquet"
 CONTRACT_FILE = "_contract.json"  # written beside the partitions by dataset importers
 
@@ -51,18 +53,26 @@ def parse_day(text: str) -> dt.date:
 
 
 def list_days(root: Path) -> list[dt.date]:
-    """The days that have a partition under root, oldest first."""
+    """The days that have a partition under root, oldest first; a `day=` folder that names
+    no date is an error naming it (every command reads this list: say what to move)."""
     root = Path(root)
     if not root.is_dir():
         return []
-    days = [p.name.removeprefix("day=") for p in root.iterdir() if p.name.startswith("day=")]
-    return sorted(parse_day(d) for d in days)
+    days = []
+    for path in root.glob("day=*"):
+        try:
+            days.append(dt.date.fromisoformat(path.name.removeprefix("day=")))
+        except ValueError:
+            raise PartitionError(
+                f"{path}: not a day partition (day=YYYY-MM-DD): move it out of {root}"
+            ) from None
+    return sorted(days)
 
 
 def atomic_dir(final: Path) -> Path:
     """A fresh temporary folder beside `final`, to be published with publish_dir."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    return Path(tempfile.mkdtemp(prefix=temp_prefix(final), suffix=SUFFIX, dir=final.parent))
 
 
 def publish_dir(tmp: Path, final: Path) -> None:

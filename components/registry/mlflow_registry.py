@@ -4,37 +4,50 @@ MLflow 3 semantics: aliases (`champion`, `previous`), never stages. Every versio
 its day and bundle checksum as tags, so a rerun after a crash finds its version instead of
 registering a duplicate. Everything goes through one MlflowClient bound to the configured
 URI; the one fluent call (logging the pyfunc) gets the tracking URI scoped to it.
+
+Failures are one line: every public method runs inside failures.guard (MLflow, database
+and HTTP errors as a RegistryError naming the store; short HTTP timeouts for a remote one),
+and damaged version files are a RegistryError naming the version and the file, so callers
+fall back or stop cleanly. Promotion and rollback verify the target first.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import os
+import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
 import pandas as pd
+import yaml
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
+from requests import RequestException
+from sqlalchemy.exc import SQLAlchemyError
 
 import components
 from components.config import Config
 from components.models import bundle as bundles
+from components.models.bundle import BundleError
 from components.models.scoring import ScoringError, score
-from components.registry import CHAMPION, PREVIOUS, RegistryError, Version
+from components.registry import CHAMPION, PREVIOUS, RegistryError, Version, failures, health
 
 LOGGED_NAME = "model"  # the pyfunc's name inside its run
 NO_MODEL = "RESOURCE_DOES_NOT_EXIST"  # no such registered model or version
 NO_ALIAS = (NO_MODEL, "INVALID_PARAMETER_VALUE")  # MLflow's answer to an unset alias
+PYFUNC_SHA = "pyfunc_sha256"  # version tag: the logged pickle, as registered
+FAILURES = (MlflowException, SQLAlchemyError, RequestException)  # one line each: failures.py
 
 
 class BundleModel(mlflow.pyfunc.PythonModel):
@@ -90,6 +103,15 @@ def _fluent(uri: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _guarded(method: Callable) -> Callable:
+    @functools.wraps(method)
+    def call(self: Registry, *args, **kwargs):
+        with failures.guard(self.tracking_uri, FAILURES):
+            return method(self, *args, **kwargs)
+
+    return call
+
+
 def _version(mv: ModelVersion) -> Version:
     tags = dict(mv.tags)
     day, checksum = tags.get("day", ""), tags.get("checksum", "")
@@ -102,6 +124,7 @@ class Registry:
     def __init__(self, cfg: Config) -> None:
         self.name = cfg.registry.model_name
         self.experiment = cfg.registry.experiment
+        self._records = cfg.path("runs")  # the day records, named by check_records
         self._folder = cfg.path("registry") if cfg.registry.tracking_uri is None else None
         embedded = f"sqlite:///{self._folder / 'mlflow.db'}" if self._folder else ""
         self._uri = cfg.registry.tracking_uri or embedded
@@ -159,6 +182,7 @@ class Registry:
             raise RegistryError(f"MLflow experiment {self.experiment!r} is deleted; restore it")
         return found.experiment_id
 
+    @_guarded
     def log_run(
         self, day: dt.date, params: dict[str, str | int | float], metrics: dict[str, float],
         tags: dict[str, str], artifacts: dict[str, str],
@@ -180,6 +204,7 @@ class Registry:
         self._client.set_terminated(run_id, "FINISHED")
         return run_id
 
+    @_guarded
     def register(self, run_id: str, bundle_path: Path, tags: dict[str, str]) -> Version:
         """A new version of the model: a pyfunc in `run_id` carrying the (verified) bundle."""
         bundle = bundles.load(bundle_path)  # a corrupt file never becomes a version
@@ -191,6 +216,9 @@ class Registry:
                     name=LOGGED_NAME, python_model=BundleModel(),
                     artifacts={"bundle": str(bundle_path)}, pip_requirements=_requirements(),
                 )  # fmt: skip
+            source = self._client.get_logged_model(info.model_id).artifact_location
+            pickle = info.flavors["python_function"]["python_model"]
+            tags[PYFUNC_SHA] = health.sha256(self._fetch(source, pickle, "the logged model"))
             self._ensure_model()
             mv = self._client.create_model_version(
                 self.name, info.model_uri, run_id, tags=tags, model_id=info.model_id
@@ -204,6 +232,7 @@ class Registry:
             if err.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
                 raise
 
+    @_guarded
     def versions(self) -> list[Version]:
         """Every version, newest first."""
         out, token = [], None
@@ -221,6 +250,7 @@ class Registry:
                 return version
         return None
 
+    @_guarded
     def get(self, number: int) -> Version:
         try:
             return _version(self._client.get_model_version(self.name, str(number)))
@@ -237,17 +267,21 @@ class Registry:
                 raise
         return None
 
+    @_guarded
     def champion(self) -> Version | None:
         return self._alias(CHAMPION)
 
+    @_guarded
     def previous(self) -> Version | None:
         return self._alias(PREVIOUS)
 
+    @_guarded
     def promote(self, number: int) -> None:
         """`number` becomes champion; the old champion becomes previous and is recorded."""
         target, current = self.get(number), self.champion()
         if current is not None and current.number == target.number:
             return
+        self._servable(target, f"cannot promote version {number}")
         name = self.name
         if "rolled_back" in target.tags:  # promoted again after a rollback
             self._client.delete_model_version_tag(name, str(number), "rolled_back")
@@ -258,11 +292,14 @@ class Registry:
             self._client.delete_model_version_tag(name, str(number), "replaced")
         self._client.set_registered_model_alias(name, CHAMPION, str(number))
 
+    @_guarded
     def rollback(self) -> Version:
         """Champion back to `previous`; previous back to what that version had replaced."""
         back, current = self.previous(), self.champion()
         if back is None:
             raise RegistryError("no previous champion to roll back to")
+        stays = f"; the champion stays version {current.number}" if current else ""
+        self._servable(back, f"cannot roll back to version {back.number}", stays)
         name = self.name
         if current is not None and current.number != back.number:  # equal: a resumed rollback
             self._client.set_model_version_tag(name, str(current.number), "rolled_back", "true")
@@ -274,14 +311,94 @@ class Registry:
             self._client.delete_registered_model_alias(name, PREVIOUS)
         return self.get(back.number)
 
-    def bundle_path(self, version: Version) -> Path:
-        """A local copy of the version's bundle (the file itself with the local artifact store)."""
+    def _servable(self, version: Version, refusal: str, then: str = "") -> None:
+        """Verified before any alias moves: a version that cannot serve never becomes champion."""
+        try:
+            self.verify(version)
+        except RegistryError as err:
+            raise RegistryError(f"{refusal}: {err}{then}") from None
+
+    def _fetch(self, source: str, path: str, owner: str) -> Path:
+        """A local copy of one file of a logged model (the file itself with a local store)."""
+        try:
+            return Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"{source.rstrip('/')}/{path}", tracking_uri=self._uri
+                )
+            )
+        except (MlflowException, OSError) as err:
+            reason = failures.one_line(err)
+            raise RegistryError(f"{owner}: {path} is missing at {source} ({reason})") from err
+
+    def _flavor(self, version: Version) -> tuple[str, dict]:
+        """Where the version's files are, and its pyfunc flavor as its MLmodel file says."""
         source = self._client.get_model_version_download_uri(self.name, str(version.number))
-        fetch = lambda path: mlflow.artifacts.download_artifacts(  # noqa: E731
-            artifact_uri=f"{source.rstrip('/')}/{path}", tracking_uri=self._uri
-        )  # a local artifact store answers with the file itself, no copy
-        spec = Model.load(fetch("MLmodel")).flavors["python_function"]["artifacts"]["bundle"]
-        local = fetch(spec["path"])
-        if bundles.checksum(Path(local)) != version.checksum:
+        mlmodel = self._fetch(source, "MLmodel", f"version {version.number}")
+        try:
+            flavor = Model.load(mlmodel).flavors["python_function"]
+            flavor["artifacts"]["bundle"]["path"].strip()  # where the bundle is: checked once
+        except (yaml.YAMLError, KeyError, TypeError, AttributeError, ValueError) as err:
+            reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            raise RegistryError(
+                f"version {version.number}: its MLmodel at {source} is garbled ({reason})"
+            ) from err
+        return source, flavor
+
+    @_guarded
+    def bundle_path(self, version: Version) -> Path:
+        """A local copy of the version's bundle whose checksum header matches the version's;
+        missing or garbled files are a RegistryError naming the version and the file."""
+        source, flavor = self._flavor(version)
+        return self._bundle(source, version, flavor)
+
+    def _bundle(self, source: str, version: Version, flavor: dict) -> Path:
+        owner = f"version {version.number}"
+        local = self._fetch(source, flavor["artifacts"]["bundle"]["path"], owner)
+        try:
+            recorded = bundles.checksum(local)
+        except (OSError, IndexError, UnicodeDecodeError):
+            recorded = None
+        if recorded is None or not re.fullmatch(r"[0-9a-f]{64}", recorded):
+            raise RegistryError(f"version {version.number}: its bundle {local} is not a bundle")
+        if recorded != version.checksum:
             raise RegistryError(f"version {version.number}'s bundle does not match its checksum")
-        return Path(local)
+        return local
+
+    @_guarded
+    def verify(self, version: Version) -> Path:
+        """The version's bundle once proven servable: its files intact (the bundle's checksum,
+        the pyfunc pickle as registered), the bundle loads, and example rows score."""
+        source, flavor = self._flavor(version)
+        path = self._bundle(source, version, flavor)
+        recorded = version.tags.get(PYFUNC_SHA)  # absent on versions registered before it
+        pickle = flavor.get("python_model", "python_model.pkl")
+        owner = f"version {version.number}"
+        if recorded and health.sha256(self._fetch(source, pickle, owner)) != recorded:
+            raise RegistryError(
+                f"version {version.number}: {pickle} does not match the {PYFUNC_SHA} recorded "
+                "at registration (replaced since)"
+            )
+        try:
+            health.probe(bundles.load(path))
+        except BundleError as err:
+            raise RegistryError(f"version {version.number} cannot be loaded: {err}") from None
+        except ScoringError as err:
+            raise RegistryError(f"version {version.number} cannot score: {err}") from None
+        return path
+
+    @_guarded
+    def check_records(self, numbers: Iterable[int]) -> None:
+        """Stop when the day records name versions this registry never had: an emptied or
+        replaced mlflow.db would otherwise register the next candidate as a "first" v1."""
+        recorded = max(numbers, default=None)
+        if recorded is None:
+            return
+        newest = max((v.number for v in self.versions()), default=None)
+        if newest is not None and newest >= recorded:
+            return
+        has = "none" if newest is None else f"only up to v{newest}"
+        raise RegistryError(
+            f"the day records in {self._records} name versions up to v{recorded}, but the "
+            f"registry at {self._uri} has {has} of model {self.name!r}: restore mlflow.db or "
+            "point registry.tracking_uri at the right store"
+        )
