@@ -194,6 +194,18 @@ def cmd_dashboard(cfg: Config, args: argparse.Namespace) -> int:
     return dashboard(console, cfg, args.port)
 
 
+def cmd_doctor(cfg: Config, args: argparse.Namespace) -> int:
+    from components import doctor, runs
+    from components.registry.mlflow_registry import Registry
+
+    with runs.lock(cfg, "doctor"):  # nothing is being written while it looks
+        done = doctor.clean(cfg, Registry(cfg))
+    for line in done:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"{len(done)} thing(s) cleaned" if done else "nothing to clean")
+    return 0
+
+
 def cmd_schedule(cfg: Config, args: argparse.Namespace) -> int:
     from flows.schedule import schedule
 
@@ -296,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dashboard", help="the Evidently UI on the monitoring workspace")
     p.add_argument("--port", type=PORT, default=8000)
     p.set_defaults(run=cmd_dashboard)
+
+    p = sub.add_parser("doctor", help="clean what interrupted runs left, and say what")
+    p.set_defaults(run=cmd_doctor)
 
     p = sub.add_parser("schedule", help="serve the daily flow as a Prefect deployment on its cron")
     p.set_defaults(run=cmd_schedule)

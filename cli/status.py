@@ -9,7 +9,6 @@ from rich.console import Console
 from cli.reports import table
 from components import runs
 from components.config import Config
-from components.records import DayRecord
 from components.registry import RegistryError, Version
 from components.registry.mlflow_registry import Registry
 
@@ -39,17 +38,12 @@ def _health(reg: Registry, v: Version | None) -> str | None:
     return "ok"
 
 
-def _named(records: list[DayRecord]) -> set[int]:
-    """Every version the day records name: registered, champion before and after."""
-    return {n for r in records for n in (r.version, r.champion_before, r.champion) if n is not None}
-
-
 def collect(cfg: Config) -> dict:
     reg = Registry(cfg)
     every = runs.records(cfg)
     recent = every[-RECENT:]
     champion = reg.champion()
-    reg.check_records(_named(every))  # an emptied mlflow.db is no "champion: none"
+    reg.check_records(runs.versions_named(every))  # an emptied mlflow.db is no "champion: none"
     return {
         "champion": _version(champion, _health(reg, champion)),
         "previous": _version(reg.previous()),

@@ -62,6 +62,12 @@ def records(cfg: Config) -> list[DayRecord]:
     return [codec.loads(DayRecord, p.read_text()) for p in paths]
 
 
+def versions_named(done: list[DayRecord]) -> set[int]:
+    """Every registry version the records name (registered, champion before and after):
+    the registry must hold them all."""
+    return {n for r in done for n in (r.version, r.champion_before, r.champion) if n is not None}
+
+
 def next_day(cfg: Config) -> dt.date | None:
     """The oldest partition after the last finished day: what a scheduled run takes."""
     done = [r.day for r in records(cfg)]

@@ -51,6 +51,7 @@ def daily(
     if when is None:
         return None
     with runs.lock(cfg, f"day {when}"):
+        steps.tidy(cfg)  # what an interrupted run left: temporary files, unpublished pages
         done = runs.load_record(cfg, when)
         if done and not force:  # idempotent: a finished day is never promoted twice
             return done

@@ -19,7 +19,7 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from components import codec, runs
+from components import codec, doctor, runs
 from components.config import Config
 from components.data.partitions import day_name, read_partition
 from components.data.versioning import VersioningError, track
@@ -31,8 +31,7 @@ from components.lineage import params_hash, run_metrics, run_params
 from components.models import bundle as bundles
 from components.models.bundle import Bundle, BundleError
 from components.monitoring.drift import DriftSummary, Sides, monitor_day
-from components.monitoring.evidently_report import add_day_values, build_dashboard
-from components.monitoring.index import build_index
+from components.monitoring.publish import publish as publish_days
 from components.records import DayRecord, Trained
 from components.registry import RegistryError, Version
 from components.registry.mlflow_registry import Registry
@@ -109,7 +108,11 @@ def track_data(cfg: Config) -> None:
 
 
 def registry(cfg: Config) -> Registry:
-    return Registry(cfg)
+    """The registry, checked against the day records (an emptied mlflow.db is an error,
+    never a fresh start that registers a second v1)."""
+    reg = Registry(cfg)
+    reg.check_records(runs.versions_named(runs.records(cfg)))
+    return reg
 
 
 @dataclass(frozen=True)
@@ -229,9 +232,17 @@ def monitor(
 def publish(cfg: Config, record: DayRecord) -> None:
     """The day's model values into the Evidently project, its panels, and index.html."""
     with timed("publish"):
-        add_day_values(cfg, record.day, record.values())
-        build_dashboard(cfg)
-        build_index(cfg, runs.records(cfg))
+        publish_days(cfg, [record])
+
+
+@task(**STEP)
+def tidy(cfg: Config) -> list[str]:
+    """Clean what interrupted runs left (components.doctor); one line per thing cleaned."""
+    with timed("tidy"):
+        done = doctor.clean(cfg, Registry(cfg))
+    for line in done:
+        log.warning("cleaned up after an interrupted run: %s", line)
+    return done
 
 
 @task(**IO)

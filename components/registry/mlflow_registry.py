@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -33,6 +34,7 @@ from mlflow.entities import Metric, Param
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
+from mlflow.utils.file_utils import local_file_uri_to_path
 from requests import RequestException
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -110,6 +112,15 @@ def _guarded(method: Callable) -> Callable:
             return method(self, *args, **kwargs)
 
     return call
+
+
+def _model_id(mv: ModelVersion) -> str | None:
+    """The logged model a version registered: its source `models:/<model_id>` (a SQL
+    registry does not keep `model_id` itself)."""
+    source = mv.source or ""
+    return mv.model_id or (
+        source.removeprefix("models:/").split("/")[0] if "models:/" in source else None
+    )
 
 
 def _version(mv: ModelVersion) -> Version:
@@ -235,13 +246,8 @@ class Registry:
     @_guarded
     def versions(self) -> list[Version]:
         """Every version, newest first."""
-        out, token = [], None
-        while True:
-            page = self._client.search_model_versions(f"name='{self.name}'", page_token=token)
-            out += [_version(mv) for mv in page]
-            token = page.token
-            if not token:
-                return sorted(out, key=lambda v: v.number, reverse=True)
+        out = [_version(mv) for mv in self._model_versions()]
+        return sorted(out, key=lambda v: v.number, reverse=True)
 
     def find(self, day: dt.date, checksum: str | None = None) -> Version | None:
         """The newest version of `day` (and `checksum`): a rerun reuses it, no duplicate."""
@@ -402,3 +408,44 @@ class Registry:
             f"registry at {self._uri} has {has} of model {self.name!r}: restore mlflow.db or "
             "point registry.tracking_uri at the right store"
         )
+
+    @_guarded
+    def tidy(self) -> list[str]:
+        """What killed runs left in the store: a run still RUNNING is marked KILLED; a logged
+        model no version points at (a kill between log_model and registration, or a full
+        disk during the copy) is deleted, with its files on a local artifact store. Call it
+        holding the run lock: no daily run is writing then. One line per thing cleaned."""
+        found = self._client.get_experiment_by_name(self.experiment)
+        if found is None:
+            return []
+        done = []
+        stuck = "attributes.status = 'RUNNING'"
+        for run in self._client.search_runs([found.experiment_id], stuck, max_results=1000):
+            self._client.set_terminated(run.info.run_id, "KILLED")
+            done.append(f"marked MLflow run {run.info.run_name or run.info.run_id} KILLED")
+        used = {_model_id(mv) for mv in self._model_versions()}
+        for model in self._logged_models(found.experiment_id):
+            if model.model_id in used:
+                continue
+            self._client.delete_logged_model(model.model_id)
+            where = model.artifact_location or ""
+            if where.startswith("file:"):  # a server's store: `mlflow gc` frees the files
+                shutil.rmtree(local_file_uri_to_path(where), ignore_errors=True)
+            done.append(f"deleted unregistered logged model {model.model_id} ({model.status})")
+        return done
+
+    def _model_versions(self) -> list[ModelVersion]:
+        out, token = [], None
+        while True:
+            page = self._client.search_model_versions(f"name='{self.name}'", page_token=token)
+            out += list(page)
+            if not (token := page.token):
+                return out
+
+    def _logged_models(self, experiment_id: str) -> list:
+        out, token = [], None
+        while True:
+            page = self._client.search_logged_models([experiment_id], page_token=token)
+            out += list(page)
+            if not (token := page.token):
+                return out

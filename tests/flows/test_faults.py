@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from cli.main import main
-from components import runs
+from components import doctor, runs
 from components.config import load
 from tests.helpers import daily_workspace, rewrite_day
 
@@ -82,11 +82,17 @@ def test_a_step_that_breaks_on_the_days_rows_marks_the_day_failed(
     assert run(params, 1, force=True).outcome == "promoted"  # once fixed, --force retries
 
 
-def test_a_day_run_out_of_order_leaves_the_skipped_day_visible(tmp_path, sim_days, capsys):
+def test_a_day_run_out_of_order_leaves_the_skipped_day_visible_and_pages_catch_up(
+    tmp_path, sim_days, capsys
+):
     params = daily_workspace(tmp_path / "ws", sim_days)
     cfg = load(params)
     run(params, 0)
-    run(params, 2)  # by hand, skipping day 1
+    assert doctor.published(cfg) == {day(0)}
+    # as if killed while publishing day 0: its record written, its pages not
+    (cfg.path("dashboards") / doctor.PUBLISHED).unlink()
+    run(params, 2)  # by hand, skipping day 1; its run first publishes day 0 (issue 11 #11)
+    assert doctor.published(cfg) == {day(0), day(2)}
     assert runs.skipped(cfg) == [day(1)]
     assert main(["--params", str(params), "status"]) == 0
     assert f"skipped: {day(1)} (no record" in capsys.readouterr().out
