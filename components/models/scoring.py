@@ -31,7 +31,7 @@ def shorten(text: str, limit: int = SHOWN) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _inputs(contract: Contract) -> tuple[str, ...]:
+def inputs(contract: Contract) -> tuple[str, ...]:
     """The columns a request must carry: the scene and every feature, nothing else."""
     return (contract.scene, *(c.name for c in contract.features))
 
@@ -71,15 +71,15 @@ def _column(rows: pd.DataFrame, contract: Contract, name: str) -> pa.Array:
 
 def to_table(contract: Contract, rows: pd.DataFrame) -> pa.Table:
     """The rows as the encoder reads a partition; labels (unknown at serving) are zeros."""
-    missing = [name for name in _inputs(contract) if name not in rows.columns]
+    missing = [name for name in inputs(contract) if name not in rows.columns]
     if missing:
         raise ScoringError(f"missing feature column(s): {', '.join(missing)}")
     twice = sorted(
-        {str(n) for n in rows.columns[rows.columns.duplicated()]} & set(_inputs(contract))
+        {str(n) for n in rows.columns[rows.columns.duplicated()]} & set(inputs(contract))
     )
     if twice:
         raise ScoringError(f"column(s) given twice: {', '.join(twice)}")
-    columns = {name: _column(rows, contract, name) for name in _inputs(contract)}
+    columns = {name: _column(rows, contract, name) for name in inputs(contract)}
     zeros = pa.array(np.zeros(len(rows), np.int8))
     for label in contract.labels:  # the encoder reads them; the model never does
         columns[label] = zeros.cast(contract.column(label).arrow_type)

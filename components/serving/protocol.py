@@ -1,17 +1,18 @@
-"""MLflow's scoring protocol, read strictly: a JSON body into the DataFrame of rows to score.
+"""MLflow's scoring protocol, read strictly: a JSON body into the rows to score.
 
 The body is an object with exactly one of `dataframe_records` (a list of row objects),
 `dataframe_split` (`columns`, `data`, optional `index`), `instances` or `inputs` (row
 objects, or an object of equal-length columns), and optionally `params` (ignored, as by a
-pyfunc without a params schema). Anything else is a RequestError: a status, an error code
-and one short line that never repeats more than a few dozen characters of the request.
+pyfunc without a params schema). Only the model's input columns are kept (others are
+ignored, as before), so a body of many odd keys cannot grow into a huge table. Anything
+else is a RequestError: a status, an error code and one short line that never repeats
+more than a few dozen characters of the request.
 """
 
 from __future__ import annotations
 
 import json
-
-import pandas as pd
+from dataclasses import dataclass
 
 from components.models.scoring import shorten
 
@@ -25,6 +26,14 @@ class RequestError(ValueError):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code = status, code
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A request's rows as columns: input name -> one value per row (absent: not sent)."""
+
+    columns: dict[str, list]
+    count: int
 
 
 def _bad(message: str) -> RequestError:
@@ -45,9 +54,9 @@ def decode(body: bytes) -> object:
         raise _bad("invalid JSON: the body is not UTF-8") from None
     except json.JSONDecodeError as err:
         raise _bad(f"invalid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+    except RequestError:
+        raise
     except ValueError as err:  # e.g. an integer over Python's 4,300-digit limit
-        if isinstance(err, RequestError):
-            raise
         raise _bad(f"invalid JSON: {shorten(str(err))}") from None
 
 
@@ -55,21 +64,23 @@ def _keys(keys: list[str]) -> str:
     return ", ".join(repr(shorten(k, 40)) for k in keys[:5])
 
 
-def _records(data: object, where: str) -> pd.DataFrame:
+def _records(data: object, where: str, names: tuple[str, ...]) -> Rows:
     if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
         raise _bad(f"{where} must be a list of row objects")
-    return pd.DataFrame.from_records(data) if data else pd.DataFrame()
+    sent = [n for n in names if any(n in row for row in data)]  # a row without one: a null
+    return Rows({n: [row.get(n) for row in data] for n in sent}, len(data))
 
 
-def _columns(data: dict, where: str) -> pd.DataFrame:
+def _columns(data: dict, where: str, names: tuple[str, ...]) -> Rows:
     if not all(isinstance(values, list) for values in data.values()):
         raise _bad(f"{where} must be an object of columns, each a list of values")
-    if len({len(values) for values in data.values()}) > 1:
+    lengths = {len(values) for values in data.values()}
+    if len(lengths) > 1:
         raise _bad(f"{where}: columns of different lengths")
-    return pd.DataFrame(data)
+    return Rows({n: data[n] for n in names if n in data}, lengths.pop() if lengths else 0)
 
 
-def _split(data: object) -> pd.DataFrame:
+def _split(data: object, names: tuple[str, ...]) -> Rows:
     where = "dataframe_split"
     if not isinstance(data, dict) or "data" not in data:
         raise _bad(f"{where} must be an object with 'data' and optionally 'columns', 'index'")
@@ -87,17 +98,12 @@ def _split(data: object) -> pd.DataFrame:
     index = data.get("index")
     if index is not None and (not isinstance(index, list) or len(index) != len(rows)):
         raise _bad(f"{where}: 'index' must be a list with one entry per row")
-    return pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame()
+    at = {name: i for i, name in enumerate(columns) if name in names}
+    return Rows({n: [row[i] for row in rows] for n, i in at.items()}, len(rows))
 
 
-def _rows_or_columns(data: object, where: str) -> pd.DataFrame:
-    if isinstance(data, dict):
-        return _columns(data, where)
-    return _records(data, where)
-
-
-def rows(payload: object) -> pd.DataFrame:
-    """The rows a decoded request asks to score, in order."""
+def rows(payload: object, names: tuple[str, ...]) -> Rows:
+    """The rows a decoded request asks to score, in order, with only the `names` columns."""
     if not isinstance(payload, dict):
         raise _bad(f"the body must be a JSON object with one of: {', '.join(FORMATS)}")
     given = [k for k in payload if k in FORMATS]
@@ -107,8 +113,9 @@ def rows(payload: object) -> pd.DataFrame:
     if extra := [k for k in payload if k not in FORMATS and k not in IGNORED]:
         raise _bad(f"unknown key(s) {_keys(extra)}")
     [key] = given
-    if key == "dataframe_records":
-        return _records(payload[key], key)
+    data = payload[key]
     if key == "dataframe_split":
-        return _split(payload[key])
-    return _rows_or_columns(payload[key], key)
+        return _split(data, names)
+    if key != "dataframe_records" and isinstance(data, dict):  # instances, inputs: columns
+        return _columns(data, key, names)
+    return _records(data, key, names)

@@ -3,7 +3,8 @@
 Routes: POST /invocations (MLflow's JSON formats -> `{"predictions": [{p_ctr, p_cvr,
 p_ctcvr}, ...]}`), GET /ping and /health, GET /version, GET /model (the served version,
 its day and bundle checksum). The bundle is loaded by the caller from checksummed data
-(weights_only), so nothing a registry holds is ever unpickled here.
+(weights_only), so nothing a registry holds is ever unpickled here. Concurrent requests are
+scored together (`batching`): 200 one-row requests cost about what a few do.
 
 Every answer but a prediction is JSON `{"error_code", "message"}` of at most ~1 KB: 413 over
 the body limit (declared or streamed), 415 without `application/json`, 400 for bad JSON, a
@@ -18,16 +19,17 @@ import json
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from components.models.bundle import Bundle
-from components.models.scoring import ScoringError, score, shorten, trained_scenes
+from components.models.scoring import OUTPUTS, ScoringError, inputs, shorten, trained_scenes
 from components.serving import MAX_BODY
+from components.serving.batching import Batcher
 from components.serving.protocol import RequestError, decode, rows
 
 log = logging.getLogger(__name__)
@@ -84,17 +86,11 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _predict(bundle: Bundle, body: bytes) -> Response:
-    """Decode, score and encode one request (in a worker thread: all of it is CPU work)."""
-    payload = decode(body)
+def _answer(scored: np.ndarray) -> Response:
+    """`{"predictions": [{p_ctr, p_cvr, p_ctcvr}, ...]}`, MLflow's records of a DataFrame."""
     try:
-        scored = score(bundle, rows(payload))
-    except ScoringError as err:
-        return error(400, "INVALID_PARAMETER_VALUE", str(err))
-    except RecursionError:  # a value nested deeply enough to exhaust a converter
-        return error(400, "BAD_REQUEST", "a value is nested too deeply")
-    try:
-        return _json({"predictions": scored.to_dict(orient="records")})
+        records = [dict(zip(OUTPUTS, row, strict=True)) for row in scored.tolist()]
+        return _json({"predictions": records})
     except ValueError:  # impossible after score()'s checks: say so rather than send NaN
         log.error("non-finite prediction for a request of %d row(s)", len(scored))
         return error(500, "INTERNAL_ERROR", "the model produced a non-finite prediction")
@@ -104,16 +100,21 @@ def build_app(bundle: Bundle, served: Served | None = None, max_body: int = MAX_
     """The ASGI app scoring with `bundle`; `max_body` bytes is the largest request body."""
     served = served or Served(None, bundle.meta.get("day", ""), bundle.meta.get("checksum", ""))
     version = importlib.metadata.version("mtms")
+    batcher, names = Batcher(bundle), inputs(bundle.encoder.contract)
     about = {"model": bundle.name, "version": served.version, "day": served.day,
              "checksum": served.checksum, "scenes": list(trained_scenes(bundle))}  # fmt: skip
 
     async def invocations(request: Request) -> Response:
         try:
             _check_content_type(request)
-            body = await _body(request, max_body)
-            return await run_in_threadpool(_predict, bundle, body)
+            asked = rows(decode(await _body(request, max_body)), names)  # <= 1 MiB: ~10 ms
+            return _answer(await batcher.score(asked))
         except RequestError as err:
             return error(err.status, err.code, str(err))
+        except ScoringError as err:
+            return error(400, "INVALID_PARAMETER_VALUE", str(err))
+        except RecursionError:  # a value nested deeply enough to exhaust a converter
+            return error(400, "BAD_REQUEST", "a value is nested too deeply")
 
     async def ping(request: Request) -> Response:
         return Response("\n", media_type="application/json")  # MLflow's answer

@@ -41,6 +41,17 @@ class Client:
     def get(self, path: str) -> httpx.Response:
         return self.request("GET", path)
 
+    def post_all(self, payloads: list[dict]) -> list[httpx.Response]:
+        """Every payload POSTed at once: the server batches those that arrive together."""
+
+        async def send() -> list[httpx.Response]:
+            async with httpx.AsyncClient(transport=self.transport, base_url="http://t") as c:
+                return await asyncio.gather(
+                    *(c.post("/invocations", json=p, headers=JSON) for p in payloads)
+                )
+
+        return asyncio.run(send())
+
 
 @pytest.fixture(scope="module")
 def served(tiny_world):
@@ -261,3 +272,46 @@ def test_a_smaller_body_limit_is_kept(served):
     big = post(client, {"dataframe_records": [one_row(rows)] * 20})
     assert big.status_code == 413
     assert big.json()["message"] == "the body is over 2048 bytes"
+
+
+def test_concurrent_requests_are_scored_together_each_with_its_own_answer(served):
+    """Good requests batched with refused ones still score like score() on their own rows;
+    each refused one gets its own reason."""
+    bundle, rows, client = served
+    records = json.loads(rows.to_json(orient="records"))
+    bad = {3: {"user_id": True}, 11: {"scene": "mall"}, 20: {"price": 1e308}}
+    payloads = [{"dataframe_records": [{**r, **bad.get(i, {})}]} for i, r in enumerate(records)]
+    payloads.append({"dataframe_records": records[:7]})  # a bigger request among them
+    answers = client.post_all(payloads)
+    alone = score(bundle, rows)
+    for i, answer in enumerate(answers[:-1]):
+        if i in bad:
+            assert answer.status_code == 400
+            assert answer.json()["message"].startswith(("column", "scene(s) mall"))
+            continue
+        assert answer.status_code == 200, answer.text
+        got = pd.DataFrame(answer.json()["predictions"]).to_numpy()
+        np.testing.assert_allclose(got, alone.iloc[[i]].to_numpy(), rtol=1e-5)
+    got = pd.DataFrame(answers[-1].json()["predictions"]).to_numpy()
+    np.testing.assert_allclose(got, alone.iloc[:7].to_numpy(), rtol=1e-5)
+
+
+def test_a_batch_splits_back_in_order_and_isolates_refusals(served):
+    from components.models.scoring import inputs
+    from components.serving.batching import score_all
+    from components.serving.protocol import rows as read
+
+    bundle, rows, _ = served
+    names = inputs(bundle.encoder.contract)
+
+    def asked(frame: pd.DataFrame):
+        return read({"dataframe_split": json.loads(frame.to_json(orient="split"))}, names)
+
+    frames = [rows.iloc[:5], rows.iloc[5:6].assign(scene="radio"), rows.iloc[6:20]]
+    first, refused, rest = score_all(bundle, [asked(f) for f in frames])
+    assert str(refused).startswith("unknown scene(s) radio")
+    for frame, out in [(frames[0], first), (frames[2], rest)]:
+        np.testing.assert_allclose(out, score(bundle, frame).to_numpy(), rtol=1e-5)
+    together = score_all(bundle, [asked(frames[0]), asked(frames[2])])
+    for frame, out in zip([frames[0], frames[2]], together, strict=True):
+        np.testing.assert_allclose(out, score(bundle, frame).to_numpy(), rtol=1e-5)
