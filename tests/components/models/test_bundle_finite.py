@@ -32,6 +32,7 @@ def test_save_refuses_non_finite_weights_and_keeps_the_file_there(tiny_world, tm
 
 
 @pytest.mark.faults
+@pytest.mark.slow  # trains a day
 def test_training_on_an_infinite_price_writes_no_bundle(tiny_world, tmp_path):
     """Issue 11 item 2: price = inf made every later warm-started candidate NaN."""
     cfg, _ = tiny_world
