@@ -12,6 +12,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from components import failpoints
+
 SUFFIX = ".tmp"
 _OURS = re.compile(r"^\..+\.pid(\d+)\.[^.]+\.tmp$")
 # written before temporary names carried the pid: bundles, records, pages, partitions
@@ -59,6 +61,7 @@ def write_bytes(path: Path, data: bytes) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it owner-only
+        failpoints.hit(f"atomic:rename{path.suffix}")  # e.g. atomic:rename.pt
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

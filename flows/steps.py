@@ -19,7 +19,7 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from components import codec, doctor, runs
+from components import codec, doctor, failpoints, runs
 from components.config import Config
 from components.data.partitions import day_name, read_partition
 from components.data.versioning import VersioningError, track
@@ -64,9 +64,11 @@ def stopwatch() -> Iterator[dict[str, float]]:
 def timed(step: str) -> Iterator[None]:
     """Time the block into the run's record; an error leaving it is marked with the step
     (`failed_step`), so a failed day's record says where it broke."""
+    failpoints.hit(f"{step}:before")
     start = time.perf_counter()
     try:
         yield
+        failpoints.hit(f"{step}:after")
     except Exception as err:
         if not hasattr(err, STEP_ATTR):  # the innermost step is the one that broke
             setattr(err, STEP_ATTR, step)
@@ -295,4 +297,5 @@ def failed_step(err: BaseException) -> str:
 
 @task(**IO)
 def save(cfg: Config, record: DayRecord) -> Path:
-    return runs.save_record(cfg, record)
+    with timed("save"):  # after the record's timings: only for failpoints
+        return runs.save_record(cfg, record)
