@@ -8,6 +8,7 @@ process started with this workspace's PREFECT_HOME may be alive and the port is 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -41,6 +42,15 @@ def ws(tmp_path_factory) -> Path:
         cfg.simulator.model_copy(update={"rows_per_day": 3000}), cfg.seed, cfg.path("raw"), DAY0, 2
     )
     return cfg.root / "params.yaml"
+
+
+@pytest.fixture(autouse=True)
+def no_leak(ws):
+    """A failing test must not leave its processes running on the CI host."""
+    yield
+    for p in orphans(ws):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
 
 
 def mtms(params: Path, *args: str, **env: str) -> subprocess.Popen:
