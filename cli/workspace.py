@@ -29,12 +29,15 @@ def use_workspace(cfg: Config, quiet: bool = True) -> None:
 
 class _OurErrors(logging.Filter):
     """Drops Prefect's log records about an mtms error (one defined in components/ or
-    flows/): the CLI prints those as one line. Any other exception keeps its traceback."""
+    flows/) or an error a daily step raised (flows.steps.timed marks it): the CLI prints
+    those as one line, the day's record keeps the reason. Any other exception keeps its
+    traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if exc is not None:
-            return not type(exc).__module__.startswith(("components.", "flows.", "cli."))
+        if exc is not None:  # a library's error inside a step: the flow records it in a line
+            ours = type(exc).__module__.startswith(("components.", "flows.", "cli."))
+            return not (ours or hasattr(exc, "mtms_step"))
         return not (record.levelno >= logging.ERROR and "Failed(" in record.getMessage())
 
 

@@ -13,6 +13,7 @@ import pytest
 from cli.main import main
 from components import doctor, runs
 from components.config import load
+from components.evaluation.evaluate import EvaluationError
 from tests.helpers import daily_workspace, rewrite_day
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.usefixtures("prefect_api")]
@@ -82,7 +83,7 @@ def test_a_step_that_breaks_on_the_days_rows_marks_the_day_failed(
     assert run(params, 1, force=True).outcome == "promoted"  # once fixed, --force retries
 
 
-def test_a_day_run_out_of_order_leaves_the_skipped_day_visible_and_pages_catch_up(
+def test_out_of_order_runs_leave_skipped_days_visible_pages_catch_up_and_refuse_force(
     tmp_path, sim_days, capsys
 ):
     params = daily_workspace(tmp_path / "ws", sim_days)
@@ -96,17 +97,8 @@ def test_a_day_run_out_of_order_leaves_the_skipped_day_visible_and_pages_catch_u
     assert runs.skipped(cfg) == [day(1)]
     assert main(["--params", str(params), "status"]) == 0
     assert f"skipped: {day(1)} (no record" in capsys.readouterr().out
-
-
-def test_a_refused_forced_rerun_keeps_the_days_record(tmp_path, sim_days):
-    params = daily_workspace(tmp_path / "ws", sim_days)
-    cfg = load(params)
-    for i in (0, 1, 2):
-        run(params, i)
-    before = runs.load_record(cfg, day(1))
-    from components.evaluation.evaluate import EvaluationError
-
+    before = runs.load_record(cfg, day(0))
     with pytest.raises(EvaluationError, match="would judge it on rows it saw"):
-        run(params, 1, force=True)  # the champion trained through day 1
-    assert runs.load_record(cfg, day(1)) == before  # not set aside: the day stays finished
+        run(params, 0, force=True)  # the champion trained through day 1
+    assert runs.load_record(cfg, day(0)) == before  # not set aside: the day stays finished
     assert runs.next_day(cfg) == day(3)
