@@ -181,7 +181,9 @@ class ValidationConfig(_Frozen):
 
 
 class ModelConfig(_Frozen):
-    name: Literal["mtms", "single", "esmm", "shared_bottom", "structured"]
+    name: Literal[
+        "mtms", "single", "esmm", "shared_bottom", "structured", "mmoe", "ple", "esm2", "m2m"
+    ]
     scenes: tuple[str, ...] = Field(min_length=1)
     # D: CTR models use 8-64; 1024 already means GBs of tables (one per scene and task)
     embedding_dim: int = Field(ge=1, le=1024)
@@ -190,6 +192,10 @@ class ModelConfig(_Frozen):
     latent_dim: int = Field(ge=1, le=256)
     min_count: int = Field(ge=1)
     init_std: float = Field(gt=0, le=1)  # larger saturates the sigmoid from the first step
+    # mixture-of-experts models (mmoe, ple, m2m); defaults keep older params files loading
+    experts: int = Field(default=4, ge=1, le=64)
+    expert: tuple[Width, ...] = Field(default=(32,), min_length=1, max_length=8)
+    ple_levels: int = Field(default=2, ge=1, le=8)
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:

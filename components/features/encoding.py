@@ -31,6 +31,7 @@ class FeatureSpec:
     dense: tuple[str, ...]
     sizes: tuple[int, ...]  # rows per field: sparse fields first, then multi fields
     scenes: tuple[str, ...]
+    has_daction: bool = False  # the data labels post-click actions (Batch.daction is real)
 
 
 def _list_column(column: pa.ChunkedArray) -> np.ndarray:
@@ -64,7 +65,8 @@ class Encoder:
     @property
     def spec(self) -> FeatureSpec:
         sizes = tuple(self.vocabs[n].size for n in self.sparse + self.multi)
-        return FeatureSpec(self.sparse, self.multi, self.dense, sizes, self.scenes)
+        daction = self.contract.daction is not None
+        return FeatureSpec(self.sparse, self.multi, self.dense, sizes, self.scenes, daction)
 
     def _scene_index(self, table: pa.Table) -> np.ndarray:
         """[N] index of each row's scene in self.scenes; -1 (and a warning) for other scenes."""

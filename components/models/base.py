@@ -19,6 +19,10 @@ from components.models.layers import FieldEmbedding
 TASKS = ("ctr", "cvr")  # what every model predicts: {task: logits}; CTCVR is their product
 
 
+class ModelError(ValueError):
+    """A model that cannot be built on this data (a field or label it needs is missing)."""
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str

@@ -1,10 +1,12 @@
-"""The training losses, shared by every model: CTR, CVR on clicked rows, CTCVR.
+"""The training losses, shared by every model: CTR, CVR on clicked rows, CTCVR, CTAVR.
 
     L_CTR   = mean_i BCE(p_ctr_i, click_i)                          all impressions
     L_CVR   = sum_i click_i BCE(p_cvr_i, conv_i) / max(1, sum click)  clicked rows only
     L_CTCVR = mean_i BCE(p_ctr_i * p_cvr_i, click_i * conv_i)        all impressions
+    L_CTAVR = mean_i BCE(p_ctr_i * p_daction_i, click_i * daction_i)  all impressions
 
-A model lists the terms it trains on (MTMS: all three; ESMM: ctr + ctcvr).
+A model lists the terms it trains on (MTMS: ctr + cvr + ctcvr; ESMM: ctr + ctcvr; ESM²:
+ctr + ctavr + ctcvr, its training forward adding the "daction" logit, p(daction | click)).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ LOSS_TERMS: dict[str, Callable[[dict[str, Tensor], Batch], Tensor]] = {
     "ctr": lambda out, b: masked_bce(out["ctr"], b.click),
     "cvr": lambda out, b: masked_bce(out["cvr"], b.conversion, mask=b.click),
     "ctcvr": lambda out, b: product_bce(out["ctr"], out["cvr"], b.click * b.conversion),
+    "ctavr": lambda out, b: product_bce(out["ctr"], out["daction"], b.click * b.daction),
 }
 
 
