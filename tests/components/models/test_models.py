@@ -23,8 +23,8 @@ def encoded(sim_days):
     return cfg, encoder, encoder.encode(table)[0]
 
 
-# mtms and esmm train for over 5 s on 2 cores; the other models stay in make test-fast
-SLOW = ("mtms", "esmm")
+# these train for over 5 s on 2 cores; the other models stay in make test-fast
+SLOW = ("mtms", "esmm", "esm2", "m2m")
 TRAINED = [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in sorted(MODELS)]
 
 
