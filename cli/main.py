@@ -23,6 +23,7 @@ from components.data.partitions import PartitionError, list_days, parse_day
 from components.data.versioning import VersioningError, track
 from components.evaluation.evaluate import EvaluationError
 from components.models import MODELS
+from components.models.base import ModelError
 from components.models.bundle import BundleError
 from components.models.scoring import ScoringError
 from components.registry import RegistryError
@@ -39,6 +40,7 @@ ERRORS = (
     LoaderError,
     VersioningError,
     BundleError,
+    ModelError,
     TrainingError,
     EvaluationError,
     ScoringError,
