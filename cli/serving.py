@@ -7,21 +7,7 @@ import json
 from rich.console import Console
 
 from components.config import Config
-from components.data.contract import Contract, Role
 from components.registry import RegistryError
-
-
-def example_record(contract: Contract, scene: str) -> dict:
-    """One request row of the contract's inputs (its ids are unseen: they score as OOV)."""
-    record: dict = {contract.scene: scene}
-    for column in contract.features:
-        if column.role is Role.MULTI:
-            record[column.name] = [1]
-        elif column.role is Role.DENSE:
-            record[column.name] = 1.0
-        else:
-            record[column.name] = int(column.min or 1)
-    return record
 
 
 def serve(console: Console, cfg: Config, host: str, port: int, max_body: int | None = None) -> int:
@@ -31,7 +17,7 @@ def serve(console: Console, cfg: Config, host: str, port: int, max_body: int | N
     file's own sha256) and is loaded with weights_only: the logged pyfunc is never unpickled.
     """
     from components.models import bundle as bundles
-    from components.models.scoring import trained_scenes
+    from components.models.scoring import example_row, trained_scenes
     from components.registry.mlflow_registry import Registry
     from components.serving import MAX_BODY
     from components.serving.lifetime import listen, run
@@ -49,7 +35,7 @@ def serve(console: Console, cfg: Config, host: str, port: int, max_body: int | N
     app = build_app(bundle, served, max_body or MAX_BODY)
     sock = listen(host, port)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    record = example_record(bundle.encoder.contract, trained_scenes(bundle)[0])
+    record = example_row(bundle.encoder.contract, trained_scenes(bundle)[0])
     body = json.dumps({"dataframe_records": [record]})
     say = lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     say(

@@ -137,3 +137,17 @@ def score(bundle: Bundle, rows: pd.DataFrame) -> pd.DataFrame:
         {f"p_{task}": probs[task].astype(np.float64) for task in ("ctr", "cvr", "ctcvr")},
         index=rows.index,
     )
+
+
+def example_row(contract: Contract, scene: str) -> dict:
+    """One request row of the contract's inputs; its ids are unseen, so it scores as OOV
+    (the path every request with a new user or ad takes)."""
+    row: dict = {contract.scene: scene}
+    for column in contract.features:
+        if column.role is Role.MULTI:
+            row[column.name] = [1]
+        elif column.role is Role.DENSE:
+            row[column.name] = 1.0
+        else:
+            row[column.name] = int(column.min or 1)
+    return row

@@ -13,23 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from components.data.contract import Contract, Role
 from components.models.bundle import Bundle
-from components.models.scoring import ScoringError, score, trained_scenes
-
-
-def example_row(contract: Contract, scene: str) -> dict:
-    """One request row of the contract's inputs; its ids are unseen, so it scores as OOV
-    (the path every request with a new user or ad takes)."""
-    row: dict = {contract.scene: scene}
-    for column in contract.features:
-        if column.role is Role.MULTI:
-            row[column.name] = [1]
-        elif column.role is Role.DENSE:
-            row[column.name] = 1.0
-        else:
-            row[column.name] = int(column.min or 1)
-    return row
+from components.models.scoring import ScoringError, example_row, score, trained_scenes
 
 
 def probe(bundle: Bundle) -> None:

@@ -142,7 +142,8 @@ def test_serve_and_rollback_commands_of_the_cli_edge(world):
     from rich.console import Console
 
     from cli.rollback import rollback
-    from cli.serving import example_record, serve
+    from cli.serving import serve
+    from components.models.scoring import example_row
 
     cfg, _, paths, _ = world
     registry = renamed(world, "edge")
@@ -157,7 +158,7 @@ def test_serve_and_rollback_commands_of_the_cli_edge(world):
         console.export_text()
     )
     bundle = bundles.load(paths[0])  # the curl example `mtms serve` prints scores
-    record = example_record(bundle.encoder.contract, cfg.model.scenes[0])
+    record = example_row(bundle.encoder.contract, cfg.model.scenes[0])
     assert score(bundle, pd.DataFrame([record])).notna().all().all()
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cli.serving import example_record
 from components.models import bundle as bundles
+from components.models.scoring import example_row
 from components.registry.mlflow_registry import Registry
 from tests.helpers import REPO, write_params
 
@@ -88,7 +88,7 @@ def test_a_stop_signal_ends_mtms_serve_with_0_and_frees_the_port(workspace, tiny
         bundle = bundles.load(tiny_world[1][1])
         assert call(port, "/model")["version"] == 2
         assert call(port, "/model")["checksum"] == bundle.meta["checksum"]
-        row = example_record(bundle.encoder.contract, "feed")
+        row = example_row(bundle.encoder.contract, "feed")
         [scored] = call(port, "/invocations", {"dataframe_records": [row]})["predictions"]
         assert set(scored) == {"p_ctr", "p_cvr", "p_ctcvr"}
         assert psutil.Process(server.pid).children(recursive=True) == []  # nothing to orphan
