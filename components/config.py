@@ -79,6 +79,7 @@ def _tracking_uri(uri: str) -> str:
 ProbabilityBand = Annotated[tuple[float, float], AfterValidator(_probability_band)]
 RatioBand = Annotated[tuple[float, float], AfterValidator(_ratio_band)]
 Width = Annotated[int, Field(ge=1, le=8192)]  # a hidden layer: 32x the default's widest
+MtmsLoss = Literal["ctr", "cvr", "ctcvr"]  # terms of components.training.losses
 LearningRate = Annotated[float, Field(gt=0, le=10)]  # Adam diverges long before 10
 
 
@@ -196,11 +197,19 @@ class ModelConfig(_Frozen):
     experts: int = Field(default=4, ge=1, le=64)
     expert: tuple[Width, ...] = Field(default=(32,), min_length=1, max_length=8)
     ple_levels: int = Field(default=2, ge=1, le=8)
+    # MTMS's loss and sharing switches (the rows of the paper's Table I); defaults: its model
+    mtms_losses: tuple[MtmsLoss, ...] = ("ctr", "cvr", "ctcvr")  # embedding-update loss terms
+    mtms_finetune_losses: tuple[MtmsLoss, ...] = ("ctr", "cvr", "ctcvr")  # fine-tune loss terms
+    mtms_shared: bool = False  # one embedding table per scene for both tasks (ESMM-style sharing)
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
         if len(set(self.scenes)) != len(self.scenes):
             raise _Problem("scenes", list(self.scenes), "must be unique scene names")
+        for key in ("mtms_losses", "mtms_finetune_losses"):
+            terms = getattr(self, key)
+            if not terms or len(set(terms)) != len(terms):
+                raise _Problem(key, list(terms), "must be distinct terms of [ctr, cvr, ctcvr]")
         return self
 
 

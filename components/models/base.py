@@ -30,6 +30,7 @@ class Stage:
     embeddings: list[nn.Parameter]  # trained with train.lr_embedding
     network: list[nn.Parameter]  # trained with train.lr_network
     per_scene: bool = False  # batches hold rows of a single scene (batch.scene_id is set)
+    losses: tuple[str, ...] | None = None  # loss terms of this stage; None: the model's `losses`
 
 
 class RankingModel(nn.Module):

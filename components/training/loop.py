@@ -91,12 +91,13 @@ def run_stage(
     optimizer = make_optimizer(stage, cfg)
     model.train()
     total, steps, rows, t0 = torch.zeros(()), 0, 0, time.perf_counter()
+    terms = stage.losses or model.losses
     with _only_training(model, stage):
         for _ in range(cfg.epochs):
             shuffled, plan = batch_plan(data, cfg.batch_size, stage.per_scene, generator)
             for start, stop, scene in plan:
                 batch = shuffled.slice(start, stop, scene)
-                loss = multitask_loss(stage.forward(batch), batch, model.losses)
+                loss = multitask_loss(stage.forward(batch), batch, terms)
                 # set_to_none: a parameter the batch did not reach (another scene's
                 # component) gets no gradient, so Adam leaves it exactly as it is
                 optimizer.zero_grad(set_to_none=True)

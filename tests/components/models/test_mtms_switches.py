@@ -1,0 +1,89 @@
+"""MTMS's Table I switches: embedding sharing, the embedding-update loss and the fine-tune loss."""
+
+import pytest
+import torch
+
+from components.config import ConfigError
+from components.features.encoding import Encoder
+from components.models import bundle as bundles
+from components.training.loop import fit
+from components.training.losses import LOSS_TERMS
+from components.validation.quarantine import dataset_contract
+from tests.helpers import write_params
+
+SMALL = {"embedding_dim": 8, "tower": (16,), "ranking": (16,)}
+
+
+@pytest.fixture(scope="module")
+def day(sim_days):
+    from components.data.partitions import read_partition
+
+    cfg = sim_days
+    table = read_partition(cfg.path("raw"), cfg.simulator.start)
+    encoder = Encoder(dataset_contract(cfg), cfg.model.scenes)
+    encoder.fit(table)
+    return cfg, encoder, encoder.encode(table)[0].take(torch.arange(6000))
+
+
+def _model(cfg, encoder, **switches):
+    return bundles.build("mtms", encoder, cfg.model.model_copy(update=SMALL | switches), seed=0)
+
+
+def test_shared_embeddings_are_one_table_per_scene_read_by_both_tasks(day):
+    cfg, encoder, _ = day
+    shared, split = _model(cfg, encoder, mtms_shared=True), _model(cfg, encoder)
+    assert sorted(shared.embeddings) == sorted(encoder.scenes)
+    assert len(split.embeddings) == 2 * len(encoder.scenes)
+    for s in encoder.scenes:
+        assert shared.table(s, "ctr") is shared.table(s, "cvr")
+        assert split.table(s, "ctr") is not split.table(s, "cvr")
+    # the fine-tune input holds one block per table: half as wide when shared
+    first = lambda m: m.ranking[f"{encoder.scenes[0]}_ctr"][0].in_features  # noqa: E731
+    dense = len(encoder.spec.dense)
+    assert (first(split) - dense) == 2 * (first(shared) - dense)
+
+
+def test_each_stage_trains_on_its_own_loss_terms(day, monkeypatch):
+    cfg, encoder, data = day
+    model = _model(cfg, encoder, mtms_losses=("ctr", "cvr"), mtms_finetune_losses=("cvr",))
+    assert [s.losses for s in model.stages()] == [("ctr", "cvr"), ("cvr",)]
+    seen = []
+    for term in ("ctr", "cvr", "ctcvr"):
+        original = LOSS_TERMS[term]
+        monkeypatch.setitem(
+            LOSS_TERMS, term, lambda o, b, t=term, f=original: (seen.append(t), f(o, b))[1]
+        )
+    heads = {k: [p.clone() for p in m.parameters()] for k, m in model.ranking.items()}
+    fit(model, data, cfg.train.model_copy(update={"batch_size": 2000}), seed=0)
+    assert set(seen) == {"ctr", "cvr"}  # no ctcvr term anywhere
+    # a CVR-only fine-tune leaves every CTR ranking network as it was initialised
+    present = {encoder.scenes[i] for i in data.scene.unique().tolist()}
+    for key, before in heads.items():
+        if key.rsplit("_", 1)[0] not in present:  # a scene with no rows trains nothing
+            continue
+        after = model.ranking[key].parameters()
+        same = all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+        assert same == key.endswith("_ctr"), key  # the CVR heads trained
+
+
+def test_a_shared_model_round_trips_through_a_bundle(day, tmp_path):
+    cfg, encoder, data = day
+    model = _model(cfg, encoder, mtms_shared=True)
+    fit(model, data, cfg.train.model_copy(update={"batch_size": 2000}), seed=0)
+    config = cfg.model.model_copy(update=SMALL | {"mtms_shared": True})
+    bundles.save(
+        bundles.Bundle("mtms", config, encoder, model, {"day": "2026-01-05"}), tmp_path / "b.pt"
+    )
+    loaded = bundles.load(tmp_path / "b.pt")
+    assert loaded.model.shared and loaded.config.mtms_shared
+    batch = data.slice(0, 500, None)
+    model.eval(), loaded.model.eval()
+    with torch.no_grad():
+        assert all(torch.equal(model(batch)[t], loaded.model(batch)[t]) for t in ("ctr", "cvr"))
+
+
+@pytest.mark.parametrize("terms", [[], ["ctr", "ctr"], ["ctr", "ctavr"]])
+def test_bad_loss_terms_are_a_one_line_config_error(tmp_path, terms):
+    with pytest.raises(ConfigError, match="mtms_losses") as err:
+        write_params(tmp_path, {"model": {"mtms_losses": terms}})
+    assert "\n" not in str(err.value)
