@@ -178,6 +178,12 @@ def cmd_replay(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(cfg: Config, args: argparse.Namespace) -> int:
+    from cli.compare import compare
+
+    return compare(console, cfg, args.out, None if args.no_doc else args.doc)
+
+
 def cmd_serve(cfg: Config, args: argparse.Namespace) -> int:
     from cli.serving import serve
 
@@ -297,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", type=Path, default=Path("metrics/chain.json"))
     p.add_argument("--plots", type=Path, default=Path("metrics/chain_days.csv"))
     p.set_defaults(run=cmd_replay)
+
+    p = sub.add_parser("compare", help="the model zoo's bake-off (compare.* in params.yaml)")
+    p.add_argument("--out", type=Path, default=Path("metrics/compare.json"))
+    p.add_argument("--doc", type=Path, default=Path("docs/zoo.md"), help="the results page")
+    p.add_argument("--no-doc", action="store_true", help="write the metrics only")
+    p.set_defaults(run=cmd_compare)
 
     p = sub.add_parser("serve", help="the scoring server on the champion (MLflow's protocol)")
     p.add_argument("--host", default="127.0.0.1")

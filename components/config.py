@@ -181,10 +181,13 @@ class ValidationConfig(_Frozen):
     max_list_length: int = Field(ge=1)
 
 
+ModelName = Literal[
+    "mtms", "single", "esmm", "shared_bottom", "structured", "mmoe", "ple", "esm2", "m2m"
+]
+
+
 class ModelConfig(_Frozen):
-    name: Literal[
-        "mtms", "single", "esmm", "shared_bottom", "structured", "mmoe", "ple", "esm2", "m2m"
-    ]
+    name: ModelName
     scenes: tuple[str, ...] = Field(min_length=1)
     # D: CTR models use 8-64; 1024 already means GBs of tables (one per scene and task)
     embedding_dim: int = Field(ge=1, le=1024)
@@ -270,6 +273,31 @@ class MonitorConfig(_Frozen):
     alert: AlertConfig
 
 
+class CompareConfig(_Frozen):
+    """The bake-off (`mtms compare`); defaults keep older params files loading."""
+
+    models: tuple[ModelName, ...] = Field(
+        default=("mtms", "esmm", "structured", "shared_bottom", "mmoe", "ple", "esm2", "m2m"),
+        min_length=1,
+    )
+    seeds: tuple[int, ...] = Field(default=(7, 8, 9), min_length=1, max_length=32)
+    days: int = Field(default=14, ge=2, le=365)  # chain length; each day's model scored on the next
+    last_days: int = Field(default=4, ge=1, le=365)  # the headline: the chain's last N scored days
+    rows_per_day: int | None = Field(default=None, ge=1000)  # None: simulator.rows_per_day
+    claims: bool = True  # also run the variants the papers' headline claims need
+    full_history: tuple[ModelName, ...] = ("mtms", "esmm")  # also retrained from scratch
+    full_history_epochs: int = Field(default=3, ge=1, le=100)
+    bootstrap: int = Field(default=2000, ge=100, le=100_000)  # resamples of each paired CI
+
+    @model_validator(mode="after")
+    def _check(self) -> CompareConfig:
+        if "mtms" not in self.models:
+            raise _Problem("models", list(self.models), "must include mtms (the reference)")
+        if self.last_days >= self.days:
+            raise _Problem("last_days", self.last_days, f"must be below days ({self.days})")
+        return self
+
+
 class Config(_Frozen):
     seed: int = Field(ge=0, le=2**32 - 1)  # numpy seeds are non-negative
     paths: Paths
@@ -282,6 +310,7 @@ class Config(_Frozen):
     registry: RegistryConfig
     schedule: ScheduleConfig
     monitor: MonitorConfig
+    compare: CompareConfig = CompareConfig()
     root: Path = Path(".")  # folder of the params file; not a key of params.yaml
 
     @model_validator(mode="after")

@@ -1,0 +1,34 @@
+"""`mtms compare`: the bake-off, written to metrics/compare.json and docs/zoo.md."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from components import atomic
+from components.codec import encode
+from components.config import Config
+from components.evaluation.compare import compare as run_compare
+from components.evaluation.compare_page import diff_chart, render
+from components.evaluation.compare_stats import summarize
+
+
+def compare(console: Console, cfg: Config, out: Path, doc: Path | None) -> int:
+    with console.status("comparing") as status:
+        result = run_compare(cfg, progress=lambda msg: status.update(f"comparing: {msg}"))
+    raw = out.with_name(out.stem + "_runs.json")  # every day's metrics, for other analyses
+    atomic.write_text(raw, json.dumps(encode(result), indent=1) + "\n")
+    summary = encode(summarize(cfg, result))
+    atomic.write_text(out, json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    if doc is not None:
+        command = "mtms " + " ".join(sys.argv[1:]) if sys.argv[1:] else "mtms compare"
+        atomic.write_text(doc, render(summary, command))
+        atomic.write_text(doc.with_name("zoo_diffs.svg"), diff_chart(summary))
+    for t in summary["targets"]:
+        console.print(f"{t['target']}: {t['value']:+.4f} ({'met' if t['met'] else 'NOT met'})")
+    wrote = f"{out}, {doc}" if doc else str(out)
+    console.print(f"compared in {summary['wall_s'] / 60:.1f} min: {wrote}")
+    return 0
