@@ -92,6 +92,19 @@ def test_flows_hold_prefect_code_and_the_command_line_lives_in_cli():
     assert not [p.name for p in (REPO / "cli").glob("*.py") if prefect.search(p.read_text())]
 
 
+def test_dvc_compare_stage_is_mtms_compare_with_its_params_and_outputs():
+    from cli.main import build_parser
+    from components.evaluation import compare
+
+    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["compare"]
+    assert tuple(stage["params"]) == compare.PARAMS
+    args = build_parser().parse_args(stage["cmd"].split()[1:])
+    assert args.run.__name__ == "cmd_compare" and not args.no_doc
+    assert [next(iter(m)) for m in stage["metrics"]] == [str(args.out)]
+    outs = [next(iter(o)) for o in stage["outs"]]
+    assert outs == ["metrics/compare_runs.json", str(args.doc), "docs/zoo_diffs.svg"]
+
+
 def test_test_modules_share_helpers_and_fixtures_not_each_other():
     pattern = re.compile(r"^\s*from tests\.(?!helpers\b)[\w.]+ import", re.M)
     found = [str(p.relative_to(REPO)) for p in (REPO / "tests").rglob("*.py")

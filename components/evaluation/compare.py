@@ -36,6 +36,7 @@ from components.config import Config
 from components.data.partitions import list_days, read_partition
 
 Progress = Callable[[str], None]
+PARAMS = ("data", "simulator", "model", "train", "gate", "compare")  # as dvc.yaml lists them
 
 
 @dataclass(frozen=True)
