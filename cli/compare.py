@@ -28,7 +28,9 @@ def compare(console: Console, cfg: Config, out: Path, doc: Path | None) -> int:
         atomic.write_text(doc, render(summary, command))
         atomic.write_text(doc.with_name("zoo_diffs.svg"), diff_chart(summary))
     for t in summary["targets"]:
-        console.print(f"{t['target']}: {t['value']:+.4f} ({'met' if t['met'] else 'NOT met'})")
+        console.print(
+            f"{t['model']}: {t['target']}: {t['value']:+.4f} ({'met' if t['met'] else 'NOT met'})"
+        )
     wrote = f"{out}, {doc}" if doc else str(out)
     console.print(f"compared in {summary['wall_s'] / 60:.1f} min: {wrote}")
     return 0

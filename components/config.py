@@ -204,6 +204,7 @@ class ModelConfig(_Frozen):
     mtms_losses: tuple[MtmsLoss, ...] = ("ctr", "cvr", "ctcvr")  # embedding-update loss terms
     mtms_finetune_losses: tuple[MtmsLoss, ...] = ("ctr", "cvr", "ctcvr")  # fine-tune loss terms
     mtms_shared: bool = False  # one embedding table per scene for both tasks (ESMM-style sharing)
+    mtms_finetune: Literal["concat", "residual"] = "concat"  # the fine-tune's network (mtms.py)
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:

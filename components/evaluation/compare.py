@@ -44,7 +44,7 @@ class Contender:
     label: str  # how tables name it
     model: str  # a key of components.models.MODELS
     overrides: dict = field(default_factory=dict)  # model.* keys changed for this contender
-    claim: bool = False  # only run for the papers' claims, not a zoo entry
+    kind: str = "zoo"  # zoo | ablation (an MTMS implementation choice) | claim (a paper's variant)
 
     def config(self, cfg: Config) -> Config:
         model = cfg.model.model_copy(update={"name": self.model, **self.overrides})
@@ -59,18 +59,25 @@ TABLE_ONE = {
     "mtms ctr+cvr+ctcvr": {},
 }
 TABLE_ONE_SCENE = "feed"
+# MTMS implementation choices the paper leaves open, measured beside the shipped one
+ABLATION = {
+    "mtms ranking [32]": {"ranking": (32,)},
+    "mtms residual": {"mtms_finetune": "residual", "ranking": (32,)},
+}
 
 
 def contenders(cfg: Config) -> list[Contender]:
-    """The zoo, then (compare.claims) Table I's rows and Table II's one-scene MTMS models."""
+    """The zoo, then (compare.claims) MTMS's ablation, Table I's rows and Table II's
+    one-scene MTMS models."""
     out = [Contender(name, name) for name in cfg.compare.models]
     if not cfg.compare.claims:
         return out
+    out += [Contender(label, "mtms", over, "ablation") for label, over in ABLATION.items()]
     for label, switches in TABLE_ONE.items():
         over = {"scenes": (TABLE_ONE_SCENE,), "mtms_finetune_losses": ("cvr",), **switches}
-        out.append(Contender(f"{label} @{TABLE_ONE_SCENE}", "mtms", over, claim=True))
+        out.append(Contender(f"{label} @{TABLE_ONE_SCENE}", "mtms", over, "claim"))
     # Table II: one MTMS per scene, each trained on its scene's rows alone
-    out += [Contender(f"mtms @{s}", "mtms", {"scenes": (s,)}, True) for s in cfg.model.scenes]
+    out += [Contender(f"mtms @{s}", "mtms", {"scenes": (s,)}, "claim") for s in cfg.model.scenes]
     return out
 
 

@@ -36,7 +36,8 @@ def render(summary: dict, command: str) -> str:
         f"scored on the next unseen day; the headline is the mean over the scored days "
         f"{days[0]}..{days[-1]} and the seeds. Differences are paired by (seed, day); "
         f"intervals are 95 % percentile bootstraps ({summary['bootstrap']} resamples) over "
-        "those pairs.",
+        "those pairs. The reading of these numbers, the regimes and the MTMS ablation: "
+        "[quality.md](quality.md).",
         "",
         "## AUC (share of the oracle's lift in brackets)",
         "",
@@ -74,9 +75,15 @@ def render(summary: dict, command: str) -> str:
 
 
 def _targets(summary: dict) -> list[str]:
-    out = ["", "## MTMS's targets", "", "| target | against | value | met |", "|---|---|---|---|"]
+    out = [
+        "",
+        "## MTMS's targets (and its ablation's, had it shipped)",
+        "",
+        "| model | target | against | value | met |",
+        "|---|---|---|---|---|",
+    ]
     for t in summary["targets"]:
-        out.append(f"| {t['target']} | {t['best']} | {t['value']:+.4f} | "
+        out.append(f"| {t['model']} | {t['target']} | {t['best']} | {t['value']:+.4f} | "
                    f"{'yes' if t['met'] else '**no**'} |")  # fmt: skip
     return out
 

@@ -99,9 +99,14 @@ def flat_input(embedding: FieldEmbedding, batch: Batch) -> Tensor:
     return torch.cat([vectors.flatten(1), dot_interactions(vectors), batch.dense], dim=1)
 
 
-def feature_width(embedding: FieldEmbedding) -> int:
+def pair_count(embedding: FieldEmbedding) -> int:
+    """Width of dot_interactions: N(N-1)/2."""
     n = embedding.n_fields
-    return n * embedding.dim + n * (n - 1) // 2
+    return n * (n - 1) // 2
+
+
+def feature_width(embedding: FieldEmbedding) -> int:
+    return embedding.n_fields * embedding.dim + pair_count(embedding)
 
 
 def input_width(embedding: FieldEmbedding, spec: FeatureSpec) -> int:

@@ -14,6 +14,13 @@ The rows of the paper's Table I are switches, not classes: `model.mtms_losses` (
 embedding update's terms), `model.mtms_finetune_losses` (the fine-tune's; Table I
 fine-tunes on CVR alone) and `model.mtms_shared` (one table E^s per scene, shared by
 its CTR and CVR towers as in ESMM, instead of one per (scene, task)).
+
+`model.mtms_finetune` chooses the fine-tune's network (the paper fixes only that it reads
+every component's frozen embeddings): `concat` is the reconstruction above; `residual`
+keeps each (scene, task)'s embedding-update tower, frozen, and learns a correction from
+the pairwise dot products of every component's fields (T * N(N-1)/2 inputs instead of
+T * (N*D + N(N-1)/2), last layer zero-initialised so the fine-tune starts from the
+component model): logit = f_s^t(E^(s,t)(x)) + g_s^t([dense, dots(E^c(x)) for all c]).
 """
 
 from __future__ import annotations
@@ -27,11 +34,13 @@ from components.features.encoding import FeatureSpec
 from components.models.base import TASKS, RankingModel, Stage
 from components.models.layers import (
     FieldEmbedding,
+    dot_interactions,
     feature_width,
     field_features,
     flat_input,
     input_width,
     mlp,
+    pair_count,
 )
 
 
@@ -47,10 +56,15 @@ class MTMS(RankingModel):
         tables = list(spec.scenes) if self.shared else keys  # shared: one table per scene
         emb = {k: FieldEmbedding(spec, cfg.embedding_dim, cfg.init_std) for k in tables}
         self.embeddings = nn.ModuleDict(emb)
-        width = input_width(emb[tables[0]], spec)
-        wide = len(tables) * feature_width(emb[tables[0]]) + len(spec.dense)
-        self.towers = nn.ModuleDict({k: mlp(width, cfg.tower) for k in keys})
+        first = emb[tables[0]]
+        self.residual = cfg.mtms_finetune == "residual"
+        per_table = pair_count(first) if self.residual else feature_width(first)
+        wide = len(tables) * per_table + len(spec.dense)
+        self.towers = nn.ModuleDict({k: mlp(input_width(first, spec), cfg.tower) for k in keys})
         self.ranking = nn.ModuleDict({k: mlp(wide, cfg.ranking) for k in keys})
+        if self.residual:  # g starts at 0: the first fine-tune starts from the component model
+            for net in self.ranking.values():
+                nn.init.zeros_(net[-1].weight), nn.init.zeros_(net[-1].bias)
 
     def table(self, scene: str, task: str) -> FieldEmbedding:
         return self.embeddings[scene if self.shared else f"{scene}_{task}"]
@@ -65,22 +79,27 @@ class MTMS(RankingModel):
         return out
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
-        """Ranking networks on all components' embeddings, concatenated."""
+        """Ranking networks on all components' frozen embeddings (one scene per batch, or
+        mixed rows routed to their scene's networks)."""
+        if batch.scene_id is None:
+            out = {t: batch.dense.new_empty(len(batch)) for t in TASKS}
+            for i in range(len(self.scenes)):
+                rows = (batch.scene == i).nonzero().squeeze(1)
+                if rows.numel():
+                    for t, logits in self.forward(batch.take(rows, scene_id=i)).items():
+                        out[t][rows] = logits
+            return out
+        s = self.scenes[batch.scene_id]
         # dense first: a scene added later appends its components at the end, so warm
         # start's block copy keeps every old input column of the first ranking layer
-        parts = [field_features(e, batch) for e in self.embeddings.values()]
-        # [B, Dn + T*(N*D + N(N-1)/2)], N = F+M fields, T = 2S tables (S if shared)
-        h = torch.cat([batch.dense, *parts], dim=1)
-        if batch.scene_id is not None:
-            s = self.scenes[batch.scene_id]
+        if not self.residual:
+            parts = [field_features(e, batch) for e in self.embeddings.values()]
+            h = torch.cat([batch.dense, *parts], dim=1)  # [B, Dn + T*(N*D + N(N-1)/2)]
             return {t: self.ranking[f"{s}_{t}"](h).squeeze(1) for t in TASKS}
-        out = {t: h.new_empty(len(batch)) for t in TASKS}
-        for i, s in enumerate(self.scenes):
-            rows = (batch.scene == i).nonzero().squeeze(1)
-            if rows.numel():
-                for t in TASKS:
-                    out[t][rows] = self.ranking[f"{s}_{t}"](h[rows]).squeeze(1)
-        return out
+        dots = [dot_interactions(e(batch)) for e in self.embeddings.values()]
+        h = torch.cat([batch.dense, *dots], dim=1)  # [B, Dn + T*N(N-1)/2]
+        base = self.component_forward(batch)  # the frozen component towers
+        return {t: base[t] + self.ranking[f"{s}_{t}"](h).squeeze(1) for t in TASKS}
 
     def stages(self) -> list[Stage]:
         tower_params = list(self.towers.parameters())

@@ -59,7 +59,9 @@ def test_verdicts_follow_the_interval():
 def test_contenders_are_the_zoo_then_the_claim_variants(tmp_path):
     cfg = write_params(tmp_path, {"compare": {"models": ["mtms", "esmm"]}})
     found = {c.label: c for c in contenders(cfg)}
-    assert [c.label for c in contenders(cfg) if not c.claim] == ["mtms", "esmm"]
+    assert [c.label for c in contenders(cfg) if c.kind == "zoo"] == ["mtms", "esmm"]
+    ablation = [c.config(cfg).model for c in contenders(cfg) if c.kind == "ablation"]
+    assert {m.mtms_finetune for m in ablation} == {"concat", "residual"}
     table_one = [c for label, c in found.items() if label.endswith("@feed") and "+" in label]
     assert len(table_one) == 4
     for c in table_one:  # feed only, fine-tuned on CVR alone, as the paper's Table I

@@ -6,7 +6,7 @@ import torch
 from components.config import ConfigError
 from components.features.encoding import Encoder
 from components.models import bundle as bundles
-from components.training.loop import fit
+from components.training.loop import fit, run_stage
 from components.training.losses import LOSS_TERMS
 from components.validation.quarantine import dataset_contract
 from tests.helpers import write_params
@@ -87,3 +87,26 @@ def test_bad_loss_terms_are_a_one_line_config_error(tmp_path, terms):
     with pytest.raises(ConfigError, match="mtms_losses") as err:
         write_params(tmp_path, {"model": {"mtms_losses": terms}})
     assert "\n" not in str(err.value)
+
+
+def test_a_residual_fine_tune_starts_from_the_component_towers_and_keeps_them(day):
+    cfg, encoder, data = day
+    model = _model(cfg, encoder, mtms_finetune="residual")
+    batch = data.slice(0, 1000, None)
+    scene = int(batch.scene[0])
+    one = batch.take((batch.scene == scene).nonzero().squeeze(1), scene_id=scene)
+    model.eval()
+    with torch.no_grad():  # the correction's last layer is zero: exactly the towers
+        assert all(
+            torch.equal(model(one)[t], model.component_forward(one)[t]) for t in ("ctr", "cvr")
+        )
+    embedding, finetune = model.stages()
+    train = cfg.train.model_copy(update={"batch_size": 2000})
+    generator = torch.Generator().manual_seed(0)
+    run_stage(model, embedding, data, train, generator)
+    towers = {k: v.clone() for k, v in model.towers.state_dict().items()}
+    run_stage(model, finetune, data, train, generator)
+    assert all(torch.equal(towers[k], v) for k, v in model.towers.state_dict().items())
+    model.eval()
+    with torch.no_grad():  # the fine-tune learned a correction on top of them
+        assert not torch.equal(model(one)["ctr"], model.component_forward(one)["ctr"])
