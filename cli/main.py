@@ -15,7 +15,7 @@ from cli.prefect_api import PrefectApiError, sigterm_exits
 from cli.reports import table
 from cli.workspace import use_workspace
 from components import atomic
-from components.config import Config, ConfigError, load
+from components.config import Config, ConfigError, load, with_compare
 from components.data.corruption import KINDS
 from components.data.loaders import LOADERS, import_day
 from components.data.loaders.tables import LoaderError
@@ -181,6 +181,9 @@ def cmd_replay(cfg: Config, args: argparse.Namespace) -> int:
 def cmd_compare(cfg: Config, args: argparse.Namespace) -> int:
     from cli.compare import compare
 
+    given = {k: getattr(args, k) for k in ("seeds", "days", "last_days", "rows_per_day")}
+    over = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None}
+    cfg = with_compare(cfg, over)
     return compare(console, cfg, args.out, None if args.no_doc else args.doc)
 
 
@@ -308,6 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("metrics/compare.json"))
     p.add_argument("--doc", type=Path, default=Path("docs/zoo.md"), help="the results page")
     p.add_argument("--no-doc", action="store_true", help="write the metrics only")
+    p.add_argument("--seeds", type=int, nargs="+", help="instead of compare.seeds")
+    p.add_argument("--days", type=POSITIVE, help="instead of compare.days")
+    p.add_argument("--last-days", type=POSITIVE, help="instead of compare.last_days")
+    p.add_argument("--rows-per-day", type=POSITIVE, help="instead of compare.rows_per_day")
     p.set_defaults(run=cmd_compare)
 
     p = sub.add_parser("serve", help="the scoring server on the champion (MLflow's protocol)")

@@ -433,6 +433,17 @@ def parse(raw: dict, root: Path, source: str = "params") -> Config:
         raise ConfigError(_one_line(err, source)) from None
 
 
+def with_compare(cfg: Config, overrides: dict) -> Config:
+    """`cfg` with compare.* keys replaced (command-line flags), validated like params.yaml."""
+    if not overrides:
+        return cfg
+    try:
+        section = CompareConfig.model_validate({**cfg.compare.model_dump(), **overrides})
+    except ValidationError as err:
+        raise ConfigError(_one_line(err, "compare")) from None
+    return cfg.model_copy(update={"compare": section})
+
+
 def _refusal(text: str, loader: type) -> str | None:
     """Why the YAML must not be constructed: an alias (a "billion laughs" expands them
     without bound downstream; params.yaml uses none) or nesting far deeper than params."""

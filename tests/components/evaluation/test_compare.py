@@ -97,3 +97,13 @@ def test_compare_on_a_tiny_config_writes_its_metrics_and_page(tmp_path, capsys):
     page = doc.read_text()
     assert "| esmm |" in page and "MTMS's targets" in page and "Full-history" in page
     assert (doc.parent / "zoo_diffs.svg").read_text().startswith("<svg")
+
+
+def test_command_line_overrides_are_validated_before_anything_runs(tmp_path, capsys):
+    write_params(tmp_path)
+    out = tmp_path / "metrics" / "compare.json"
+    argv = ["--params", str(tmp_path / "params.yaml"), "compare", "--out", str(out)]
+    assert main([*argv, "--days", "5", "--last-days", "20", "--no-doc"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "mtms: error: compare: last_days: 20: must be below days (5)"
+    assert not out.parent.exists()
