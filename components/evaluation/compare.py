@@ -166,7 +166,7 @@ def _slug(label: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in label)
 
 
-def _isolated(fn, *args):
+def isolated(fn, *args):
     """fn(*args) in a fresh process (own peak RSS; no torch state shared with the caller)."""
     context = multiprocessing.get_context("forkserver")
     # the server imports these once; each child is a fork of it (a torch-free parent could
@@ -186,10 +186,10 @@ def compare(cfg: Config, progress: Progress | None = None) -> dict:
             seeded, days = world(cfg, seed, Path(tmp))
             for c in contenders(seeded):
                 say(f"seed {seed}: {c.label}")
-                chains.append({"seed": seed, **_isolated(run_chain, seeded, c, days)})
+                chains.append({"seed": seed, **isolated(run_chain, seeded, c, days)})
             for name in cfg.compare.full_history:
                 say(f"seed {seed}: {name} full-history retrain")
-                full.append({"seed": seed, **_isolated(run_full_history, seeded, name, days)})
+                full.append({"seed": seed, **isolated(run_full_history, seeded, name, days)})
     return {
         "contenders": [c.__dict__ | {"overrides": _plain(c.overrides)} for c in contenders(cfg)],
         "chains": chains,
