@@ -1,9 +1,9 @@
 """Benchmark: every zoo model's training day on one simulated day of ~1M impressions.
 
-Each model (and MTMS's ablation variants) trains one cold day (the first day of its
-chain) in its own fresh process, through the bake-off's own code
-(`components.evaluation.compare.run_chain`), and is then scored on the next day. Reported per model: training seconds, samples/s of each stage,
-peak RSS of its process (imports and the encoded day included), and time relative to ESMM.
+Each model (and MTMS's ablation variants) trains one cold day, the first day of its chain,
+in its own fresh process, through the bake-off's own code (`compare.run_chain`), and is
+then scored on the next day. Reported per model: training seconds, samples/s of each
+stage, peak RSS of its process (imports and the encoded day included), time vs ESMM.
 
     python benchmarks/zoo_throughput.py [--rows 1000000] [--threads 2] [--models mtms esmm ...]
 """
