@@ -25,8 +25,9 @@ def compare(console: Console, cfg: Config, out: Path, doc: Path | None) -> int:
     atomic.write_text(out, json.dumps(summary, indent=2, sort_keys=True) + "\n")
     if doc is not None:
         command = "mtms " + " ".join(sys.argv[1:]) if sys.argv[1:] else "mtms compare"
-        atomic.write_text(doc, render(summary, command))
-        atomic.write_text(doc.with_name("zoo_diffs.svg"), diff_chart(summary))
+        chart = doc.with_name(f"{doc.stem}_diffs.svg")  # docs/zoo.md -> docs/zoo_diffs.svg
+        atomic.write_text(doc, render(summary, command, chart.name))
+        atomic.write_text(chart, diff_chart(summary))
     for t in summary["targets"]:
         console.print(
             f"{t['model']}: {t['target']}: {t['value']:+.4f} ({'met' if t['met'] else 'NOT met'})"

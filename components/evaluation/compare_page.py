@@ -23,7 +23,7 @@ def _focus(summary: dict) -> list[str]:
     return sorted(keys, key=lambda k: (order.get(k.split("/")[1], 3), k))
 
 
-def render(summary: dict, command: str) -> str:
+def render(summary: dict, command: str, chart: str = "zoo_diffs.svg") -> str:
     """The results page: headline AUCs, paired differences, targets, claims, speed."""
     zoo = ["mtms", *summary["vs_mtms"]]
     keys = _focus(summary)
@@ -58,7 +58,7 @@ def render(summary: dict, command: str) -> str:
         "",
     ]
     out += ["## Paired AUC difference against MTMS (model - MTMS)", "",
-            "![AUC difference against MTMS](zoo_diffs.svg)", "",
+            f"![AUC difference against MTMS]({chart})", "",
             "| model | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]  # fmt: skip
     for label, diffs in summary["vs_mtms"].items():
         out.append(f"| {label} | " + " | ".join(_ci(diffs.get(k)) for k in keys) + " |")
