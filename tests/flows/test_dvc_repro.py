@@ -1,4 +1,5 @@
-"""`dvc repro` replays the configured warm-start chain; same data and params, same metrics."""
+"""`dvc repro` replays the configured warm-start chain (same data and params, same metrics)
+and runs the bake-off stage on a tiny compare config."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ def dvc(root: Path, *args: str) -> str:
 
 def test_dvc_repro_replays_the_chain_and_shows_metrics_and_plots(make_dvc_workspace):
     root = make_dvc_workspace()
-    cfg = write_params(root)
+    tiny = {"models": ["mtms", "esmm"], "seeds": [3], "days": 2, "last_days": 1,
+            "rows_per_day": 20000, "claims": False, "full_history": []}  # fmt: skip
+    cfg = write_params(root, {"compare": tiny})
     simulate(cfg.simulator, cfg.seed, cfg.path("raw"), cfg.simulator.start, 3)
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
     shutil.copytree(REPO / "components", root / "components",
@@ -39,6 +42,9 @@ def test_dvc_repro_replays_the_chain_and_shows_metrics_and_plots(make_dvc_worksp
     assert 0.5 < first["feed/ctr"]["auc"] < first["feed/ctr"]["oracle_auc"]
     [workspace] = json.loads(dvc(root, "metrics", "show", "--json")).values()
     assert workspace["data"]["metrics/chain.json"]["data"] == first  # what dvc reads back
+    compared = workspace["data"]["metrics/compare.json"]["data"]
+    assert compared["seeds"] == [3] and "esmm" in compared["vs_mtms"]
+    assert (root / "docs" / "zoo.md").exists() and (root / "docs" / "zoo_diffs.svg").exists()
     dvc(root, "plots", "show", "--out", "plots")
     page = (root / "plots" / "index.html").read_text()
     assert all(f"{f.scene}_{f.task}" in page for f in cfg.gate.focus)  # a curve per focus
