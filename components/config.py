@@ -284,9 +284,9 @@ class CompareConfig(_Frozen):
     seeds: tuple[int, ...] = Field(default=(7, 8, 9), min_length=1, max_length=32)
     days: int = Field(default=14, ge=2, le=365)  # chain length; each day's model scored on the next
     last_days: int = Field(default=4, ge=1, le=365)  # the headline: the chain's last N scored days
-    rows_per_day: int | None = Field(default=None, ge=1000)  # None: simulator.rows_per_day
+    rows_per_day: int | None = Field(default=100_000, ge=1000)  # None: simulator.rows_per_day
     claims: bool = True  # also run the variants the papers' headline claims need
-    full_history: tuple[ModelName, ...] = ("mtms", "esmm")  # also retrained from scratch
+    full_history: tuple[ModelName, ...] = ("esmm",)  # also retrained from scratch
     full_history_epochs: int = Field(default=3, ge=1, le=100)
     bootstrap: int = Field(default=2000, ge=100, le=100_000)  # resamples of each paired CI
 
