@@ -21,6 +21,7 @@ from components.data.loaders import LOADERS, import_day
 from components.data.loaders.tables import LoaderError
 from components.data.partitions import PartitionError, list_days, parse_day
 from components.data.versioning import VersioningError, track
+from components.evaluation.compare import CompareError
 from components.evaluation.evaluate import EvaluationError
 from components.models import MODELS
 from components.models.base import ModelError
@@ -35,6 +36,7 @@ from flows.schedule import ScheduleError
 
 console = Console(width=None if sys.stdout.isatty() else 160)  # files and pipes get wide tables
 ERRORS = (
+    CompareError,
     ConfigError,
     PartitionError,
     LoaderError,

@@ -29,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,14 +167,21 @@ def _slug(label: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in label)
 
 
-def isolated(fn, *args):
+class CompareError(RuntimeError):
+    """A contender's process died (killed, out of memory): named, in one line."""
+
+
+def isolated(fn, *args, what: str = "a bake-off run"):
     """fn(*args) in a fresh process (own peak RSS; no torch state shared with the caller)."""
     context = multiprocessing.get_context("forkserver")
     # the server imports these once; each child is a fork of it (a torch-free parent could
     # not be forked safely once it has run torch's thread pools)
     context.set_forkserver_preload(["torch", "components.training.chain", __name__])
     with ProcessPoolExecutor(1, mp_context=context) as pool:
-        return pool.submit(fn, *args).result()
+        try:
+            return pool.submit(fn, *args).result()
+        except BrokenProcessPool:
+            raise CompareError(f"{what}: its process died before it finished") from None
 
 
 def compare(cfg: Config, progress: Progress | None = None) -> dict:
@@ -186,10 +194,13 @@ def compare(cfg: Config, progress: Progress | None = None) -> dict:
             seeded, days = world(cfg, seed, Path(tmp))
             for c in contenders(seeded):
                 say(f"seed {seed}: {c.label}")
-                chains.append({"seed": seed, **isolated(run_chain, seeded, c, days)})
+                run = isolated(run_chain, seeded, c, days, what=f"seed {seed}, {c.label}")
+                chains.append({"seed": seed, **run})
             for name in cfg.compare.full_history:
                 say(f"seed {seed}: {name} full-history retrain")
-                full.append({"seed": seed, **isolated(run_full_history, seeded, name, days)})
+                what = f"seed {seed}, {name} full-history retrain"
+                run = isolated(run_full_history, seeded, name, days, what=what)
+                full.append({"seed": seed, **run})
     return {
         "contenders": [c.__dict__ | {"overrides": _plain(c.overrides)} for c in contenders(cfg)],
         "chains": chains,

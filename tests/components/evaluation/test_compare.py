@@ -2,12 +2,14 @@
 
 import json
 import math
+import os
+import signal
 
 import numpy as np
 import pytest
 
 from cli.main import main
-from components.evaluation.compare import contenders
+from components.evaluation.compare import CompareError, contenders, isolated
 from components.evaluation.compare_stats import Table, bootstrap_ci, verdict
 from tests.helpers import write_params
 
@@ -107,3 +109,14 @@ def test_command_line_overrides_are_validated_before_anything_runs(tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert err == "mtms: error: compare: last_days: 20: must be below days (5)"
     assert not out.parent.exists()
+
+
+def _killed() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's OOM killer would
+
+
+def test_a_contender_whose_process_dies_is_one_named_error():
+    assert isolated(abs, -3) == 3  # what the bake-off's child returns comes back
+    with pytest.raises(CompareError, match="^seed 7, m2m: its process died") as err:
+        isolated(_killed, what="seed 7, m2m")
+    assert "\n" not in str(err.value)
