@@ -114,3 +114,20 @@ def shuffle_labels(table: pa.Table) -> pa.Table:
         column = table[name].take(pa.array(order))
         table = table.set_column(table.schema.get_field_index(name), name, column)
     return table
+
+
+def aliccp_workspace(root: Path, days: list[dt.date], rows: int = 200) -> Config:
+    """A workspace of random Ali-CCP-contract days (one scene `301_1`, no daction label)."""
+    from components.data.contract import ALICCP
+
+    cfg = write_params(root, {"data": {"dataset": "aliccp"}})
+    cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"scenes": ("301_1",)})})
+    rng = np.random.default_rng(0)
+    for day in days:
+        cols = {"request_id": np.arange(rows), "day": [day.isoformat()] * rows,
+                "scene": ["301_1"] * rows}  # fmt: skip
+        for c in ALICCP.features:
+            cols[c.name] = rng.integers(0, 9, rows) if c.dtype == "int64" else rng.random(rows)
+        cols |= {"click": rng.integers(0, 2, rows), "conversion": np.zeros(rows)}
+        write_partition(cfg.path("raw"), day, pa.table(cols, schema=ALICCP.schema()))
+    return cfg

@@ -35,7 +35,9 @@ from pathlib import Path
 
 from components.config import Config
 from components.data.partitions import list_days, read_partition
+from components.models.base import ModelError
 
+log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 PARAMS = ("data", "simulator", "model", "train", "gate", "compare")  # as dvc.yaml lists them
 
@@ -194,7 +196,11 @@ def compare(cfg: Config, progress: Progress | None = None) -> dict:
             seeded, days = world(cfg, seed, Path(tmp))
             for c in contenders(seeded):
                 say(f"seed {seed}: {c.label}")
-                run = isolated(run_chain, seeded, c, days, what=f"seed {seed}, {c.label}")
+                try:
+                    run = isolated(run_chain, seeded, c, days, what=f"seed {seed}, {c.label}")
+                except ModelError as err:  # e.g. ESM2 on data without a daction label
+                    log.warning("%s is left out of the bake-off: %s", c.label, err)
+                    continue
                 chains.append({"seed": seed, **run})
             for name in cfg.compare.full_history:
                 say(f"seed {seed}: {name} full-history retrain")

@@ -1,5 +1,6 @@
 """The bake-off: its contenders, its paired statistics, and one tiny run end to end."""
 
+import datetime as dt
 import json
 import math
 import os
@@ -9,9 +10,10 @@ import numpy as np
 import pytest
 
 from cli.main import main
-from components.evaluation.compare import CompareError, contenders, isolated
+from components.evaluation.compare import CompareError, Contender, contenders, isolated, run_chain
 from components.evaluation.compare_stats import Table, bootstrap_ci, verdict
-from tests.helpers import write_params
+from components.models.base import ModelError
+from tests.helpers import aliccp_workspace, write_params
 
 
 def test_the_bootstrap_interval_covers_the_true_mean_about_95_percent_of_the_time():
@@ -120,3 +122,11 @@ def test_a_contender_whose_process_dies_is_one_named_error():
     with pytest.raises(CompareError, match="^seed 7, m2m: its process died") as err:
         isolated(_killed, what="seed 7, m2m")
     assert "\n" not in str(err.value)
+
+
+def test_a_model_the_data_cannot_build_fails_as_itself_across_the_process_boundary(tmp_path):
+    """compare() leaves such a model out (a warning) and goes on: it must see a ModelError."""
+    days = [dt.date(2026, 1, 5), dt.date(2026, 1, 6)]
+    cfg = aliccp_workspace(tmp_path, days)
+    with pytest.raises(ModelError, match="column 'daction'"):
+        isolated(run_chain, cfg, Contender("esm2", "esm2"), days)

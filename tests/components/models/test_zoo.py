@@ -8,13 +8,12 @@ too few clicks for a cheap AUC test (ESMM itself scores ~0.50 on 20k rows).
 import datetime as dt
 
 import numpy as np
-import pyarrow as pa
 import pytest
 import torch
 import torch.nn.functional as F
 
 from components.data.contract import ALICCP, ALIEXPRESS
-from components.data.partitions import read_partition, write_partition
+from components.data.partitions import read_partition
 from components.evaluation.evaluate import predict
 from components.features.encoding import Encoder
 from components.models import bundle as bundles
@@ -27,7 +26,7 @@ from components.training.loop import fit
 from components.training.losses import multitask_loss
 from components.training.warm_start import warm_start
 from components.validation.quarantine import dataset_contract
-from tests.helpers import request_rows, write_params
+from tests.helpers import aliccp_workspace, request_rows
 
 ZOO = ("mmoe", "ple", "esm2", "m2m")
 # small networks: these tests judge structure and learning, not the best AUC
@@ -54,14 +53,7 @@ def test_esm2_refuses_a_contract_without_daction_in_one_line(days, contract):
 
 def test_training_esm2_on_aliccp_data_fails_before_training(tmp_path):
     day = dt.date(2026, 1, 5)
-    cfg = write_params(tmp_path / "ws", {"data": {"dataset": "aliccp"}})
-    cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"scenes": ("301_1",)})})
-    n, rng = 200, np.random.default_rng(0)
-    cols = {"request_id": np.arange(n), "day": [day.isoformat()] * n, "scene": ["301_1"] * n}
-    for c in ALICCP.features:
-        cols[c.name] = rng.integers(0, 9, n) if c.dtype == "int64" else rng.random(n)
-    cols |= {"click": rng.integers(0, 2, n), "conversion": np.zeros(n)}
-    write_partition(cfg.path("raw"), day, pa.table(cols, schema=ALICCP.schema()))
+    cfg = aliccp_workspace(tmp_path / "ws", [day])
     with pytest.raises(ModelError, match="column 'daction'"):
         train_day(cfg, "esm2", day, None)
     assert not (cfg.path("models") / "esm2").exists()  # nothing half-written
