@@ -16,9 +16,12 @@ from components.evaluation.compare_page import diff_chart, render
 from components.evaluation.compare_stats import summarize
 
 
-def compare(console: Console, cfg: Config, out: Path, doc: Path | None) -> int:
+def compare(
+    console: Console, cfg: Config, out: Path, doc: Path | None, only: tuple[str, ...] = ()
+) -> int:
     with console.status("comparing") as status:
-        result = run_compare(cfg, progress=lambda msg: status.update(f"comparing: {msg}"))
+        say = lambda msg: status.update(f"comparing: {msg}")  # noqa: E731
+        result = run_compare(cfg, progress=say, only=only)
     raw = out.with_name(out.stem + "_runs.json")  # every day's metrics, for other analyses
     atomic.write_text(raw, json.dumps(encode(result), indent=1) + "\n")
     summary = encode(summarize(cfg, result))

@@ -186,7 +186,7 @@ def cmd_compare(cfg: Config, args: argparse.Namespace) -> int:
     given = {k: getattr(args, k) for k in ("seeds", "days", "last_days", "rows_per_day")}
     over = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None}
     cfg = with_compare(cfg, over)
-    return compare(console, cfg, args.out, None if args.no_doc else args.doc)
+    return compare(console, cfg, args.out, None if args.no_doc else args.doc, tuple(args.only))
 
 
 def cmd_serve(cfg: Config, args: argparse.Namespace) -> int:
@@ -317,6 +317,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=POSITIVE, help="instead of compare.days")
     p.add_argument("--last-days", type=POSITIVE, help="instead of compare.last_days")
     p.add_argument("--rows-per-day", type=POSITIVE, help="instead of compare.rows_per_day")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        default=[],
+        metavar="LABEL",
+        help="just these contenders, e.g. 'mtms ctr+cvr @feed' (labels as in zoo.md)",
+    )
     p.set_defaults(run=cmd_compare)
 
     p = sub.add_parser("serve", help="the scoring server on the champion (MLflow's protocol)")

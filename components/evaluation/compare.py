@@ -186,15 +186,22 @@ def isolated(fn, *args, what: str = "a bake-off run"):
             raise CompareError(f"{what}: its process died before it finished") from None
 
 
-def compare(cfg: Config, progress: Progress | None = None) -> dict:
-    """Every contender's chain for every seed, and the full-history references: raw records."""
+def compare(cfg: Config, progress: Progress | None = None, only: tuple[str, ...] = ()) -> dict:
+    """Every contender's chain for every seed, and the full-history references: raw records.
+
+    `only`: run just these contenders (labels) and full-history models, e.g. Table I's rows.
+    """
     say = progress or (lambda _: None)
+    known = [c.label for c in contenders(cfg)]
+    if unknown := [label for label in only if label not in known]:
+        raise CompareError(f"--only {unknown[0]!r}: not a contender; one of {', '.join(known)}")
+    picked = lambda c: not only or c.label in only  # noqa: E731
     chains, full = [], []
     start = time.perf_counter()
     for seed in cfg.compare.seeds:
         with tempfile.TemporaryDirectory(prefix="mtms-compare-") as tmp:
             seeded, days = world(cfg, seed, Path(tmp))
-            for c in contenders(seeded):
+            for c in filter(picked, contenders(seeded)):
                 say(f"seed {seed}: {c.label}")
                 try:
                     run = isolated(run_chain, seeded, c, days, what=f"seed {seed}, {c.label}")
@@ -202,13 +209,15 @@ def compare(cfg: Config, progress: Progress | None = None) -> dict:
                     log.warning("%s is left out of the bake-off: %s", c.label, err)
                     continue
                 chains.append({"seed": seed, **run})
-            for name in cfg.compare.full_history:
+            for name in [n for n in cfg.compare.full_history if not only or n in only]:
                 say(f"seed {seed}: {name} full-history retrain")
                 what = f"seed {seed}, {name} full-history retrain"
                 run = isolated(run_full_history, seeded, name, days, what=what)
                 full.append({"seed": seed, **run})
     return {
-        "contenders": [c.__dict__ | {"overrides": _plain(c.overrides)} for c in contenders(cfg)],
+        "contenders": [
+            c.__dict__ | {"overrides": _plain(c.overrides)} for c in filter(picked, contenders(cfg))
+        ],
         "chains": chains,
         "full_history": full,
         "wall_s": time.perf_counter() - start,

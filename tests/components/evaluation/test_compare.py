@@ -130,3 +130,27 @@ def test_a_model_the_data_cannot_build_fails_as_itself_across_the_process_bounda
     cfg = aliccp_workspace(tmp_path, days)
     with pytest.raises(ModelError, match="column 'daction'"):
         isolated(run_chain, cfg, Contender("esm2", "esm2"), days)
+
+
+@pytest.mark.slow
+def test_only_runs_the_named_contenders_and_judges_their_claims(tmp_path):
+    tiny = {"seeds": [3], "days": 2, "last_days": 1, "rows_per_day": 20000}
+    write_params(tmp_path, {"compare": tiny, "model": {"embedding_dim": 8, "tower": [16]}})
+    out = tmp_path / "compare.json"
+    rows = ["mtms ctr+cvr+ctcvr @feed", "mtms ctr+ctcvr shared @feed"]
+    argv = ["--params", str(tmp_path / "params.yaml"), "compare", "--out", str(out), "--no-doc"]
+    assert main([*argv, "--only", *rows]) == 0
+    runs = json.loads((tmp_path / "compare_runs.json").read_text())
+    assert sorted(c["label"] for c in runs["chains"]) == sorted(rows) and not runs["full_history"]
+    summary = json.loads(out.read_text())
+    [claim] = [c for c in summary["claims"] if c["diff"]]  # the one claim these two decide
+    assert claim["a"] == rows[0] and claim["b"] == rows[1] and claim["diff"]["n"] == 1
+
+
+def test_only_names_an_unknown_contender_in_one_line(tmp_path, capsys):
+    write_params(tmp_path)
+    argv = ["--params", str(tmp_path / "params.yaml"), "compare", "--no-doc"]
+    assert main([*argv, "--out", str(tmp_path / "c.json"), "--only", "mtms @moon"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mtms: error: --only 'mtms @moon': not a contender; one of mtms, esmm")
+    assert err.count("\n") == 1 and not (tmp_path / "c.json").exists()
