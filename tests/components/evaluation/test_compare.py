@@ -138,8 +138,9 @@ def test_only_runs_the_named_contenders_and_judges_their_claims(tmp_path):
     write_params(tmp_path, {"compare": tiny, "model": {"embedding_dim": 8, "tower": [16]}})
     out = tmp_path / "compare.json"
     rows = ["mtms ctr+cvr+ctcvr @feed", "mtms ctr+ctcvr shared @feed"]
-    argv = ["--params", str(tmp_path / "params.yaml"), "compare", "--out", str(out), "--no-doc"]
-    assert main([*argv, "--only", *rows]) == 0
+    argv = ["--params", str(tmp_path / "params.yaml"), "compare", "--out", str(out)]
+    assert main([*argv, "--doc", str(tmp_path / "zoo.md"), "--only", *rows]) == 0
+    assert "| mtms ctr+cvr+ctcvr @feed |" in (tmp_path / "zoo.md").read_text()  # no MTMS run
     runs = json.loads((tmp_path / "compare_runs.json").read_text())
     assert sorted(c["label"] for c in runs["chains"]) == sorted(rows) and not runs["full_history"]
     summary = json.loads(out.read_text())
