@@ -164,10 +164,10 @@ def cmd_status(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_replay(cfg: Config, args: argparse.Namespace) -> int:
-    from cli.training import set_threads
+    from components.training.loop import set_threads
     from components.training.replay import curve, replay, summary
 
-    set_threads(cfg)
+    set_threads(cfg.train)
     with console.status("replaying the warm-start chain") as status:
         results = replay(cfg, on_day=lambda d: status.update(f"evaluated the model of {d}"))
     if not results:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
-import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -19,10 +17,7 @@ from components.evaluation.evaluate import check_unseen
 from components.evaluation.evaluate import evaluate as evaluate_bundle
 from components.models import bundle as bundles
 from components.training.chain import TrainedDay, train_chain
-
-
-def set_threads(cfg: Config) -> None:
-    torch.set_num_threads(cfg.train.threads or os.cpu_count() or 1)
+from components.training.loop import set_threads
 
 
 def parse_days(text: str, available: list[dt.date]) -> list[dt.date]:
@@ -38,7 +33,7 @@ def parse_days(text: str, available: list[dt.date]) -> list[dt.date]:
 
 
 def train(console: Console, cfg: Config, name: str, days: str, warm: Path | None) -> int:
-    set_threads(cfg)
+    set_threads(cfg.train)
     chosen = parse_days(days, list_days(cfg.path("raw")))
     previous = bundles.load(warm) if warm else None
     rows: list[list] = []
@@ -66,7 +61,7 @@ def train(console: Console, cfg: Config, name: str, days: str, warm: Path | None
 
 
 def evaluate(console: Console, cfg: Config, bundle: Path, day: dt.date, out: Path | None) -> int:
-    set_threads(cfg)
+    set_threads(cfg.train)
     loaded = bundles.load(bundle)
     check_unseen(loaded, day)
     metrics = evaluate_bundle(loaded, read_partition(cfg.path("raw"), day))

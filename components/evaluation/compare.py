@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import multiprocessing
-import os
 import resource
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from components.codec import encode
 from components.config import Config
 from components.data.partitions import list_days, read_partition
 from components.models.base import ModelError
@@ -109,9 +109,9 @@ def _peak_rss_mb() -> float:
 def _quiet(cfg: Config) -> None:
     """A child's setup: torch threads as configured; no per-day warnings (a one-scene
     contender skips the other scenes' rows every day, on purpose)."""
-    import torch
+    from components.training.loop import set_threads
 
-    torch.set_num_threads(cfg.train.threads or os.cpu_count() or 1)
+    set_threads(cfg.train)
     logging.disable(logging.WARNING)
 
 
@@ -215,14 +215,8 @@ def compare(cfg: Config, progress: Progress | None = None, only: tuple[str, ...]
                 run = isolated(run_full_history, seeded, name, days, what=what)
                 full.append({"seed": seed, **run})
     return {
-        "contenders": [
-            c.__dict__ | {"overrides": _plain(c.overrides)} for c in filter(picked, contenders(cfg))
-        ],
+        "contenders": [encode(c) for c in filter(picked, contenders(cfg))],
         "chains": chains,
         "full_history": full,
         "wall_s": time.perf_counter() - start,
     }
-
-
-def _plain(overrides: dict) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}

@@ -7,6 +7,7 @@ reordered once per epoch (one gather), so each batch is a zero-copy slice.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,6 +57,11 @@ def batch_plan(
         start += count
     order = torch.randperm(len(plan), generator=generator).tolist()
     return data.take(perm), [plan[i] for i in order]
+
+
+def set_threads(cfg: TrainConfig) -> None:
+    """torch's intra-op threads for training: train.threads, 0 = one per CPU core."""
+    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
 
 
 def make_optimizer(stage: Stage, cfg: TrainConfig) -> torch.optim.Optimizer:
