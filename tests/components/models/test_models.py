@@ -4,24 +4,11 @@ import pytest
 import torch
 
 from components import atomic
-from components.data.partitions import read_partition
 from components.evaluation.evaluate import predict
-from components.features.encoding import Encoder
 from components.models import MODELS
 from components.models import bundle as bundles
 from components.models.bundle import Bundle, BundleError
 from components.training.loop import fit
-from components.validation.quarantine import dataset_contract
-
-
-@pytest.fixture(scope="module")
-def encoded(sim_days):
-    cfg = sim_days
-    table = read_partition(cfg.path("raw"), cfg.simulator.start)
-    encoder = Encoder(dataset_contract(cfg), cfg.model.scenes)
-    encoder.fit(table)
-    return cfg, encoder, encoder.encode(table)[0]
-
 
 # these train for over 5 s on 2 cores; the other models stay in make test-fast
 SLOW = ("mtms", "esmm", "esm2", "m2m")

@@ -4,25 +4,18 @@ import pytest
 import torch
 
 from components.config import ConfigError
-from components.features.encoding import Encoder
 from components.models import bundle as bundles
 from components.training.loop import fit, run_stage
 from components.training.losses import LOSS_TERMS
-from components.validation.quarantine import dataset_contract
 from tests.helpers import write_params
 
 SMALL = {"embedding_dim": 8, "tower": (16,), "ranking": (16,)}
 
 
 @pytest.fixture(scope="module")
-def day(sim_days):
-    from components.data.partitions import read_partition
-
-    cfg = sim_days
-    table = read_partition(cfg.path("raw"), cfg.simulator.start)
-    encoder = Encoder(dataset_contract(cfg), cfg.model.scenes)
-    encoder.fit(table)
-    return cfg, encoder, encoder.encode(table)[0].take(torch.arange(6000))
+def day(encoded):
+    cfg, encoder, data = encoded
+    return cfg, encoder, data.take(torch.arange(6000))
 
 
 def _model(cfg, encoder, **switches):
