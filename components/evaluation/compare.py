@@ -177,8 +177,11 @@ def isolated(fn, *args, what: str = "a bake-off run"):
     """fn(*args) in a fresh process (own peak RSS; no torch state shared with the caller)."""
     context = multiprocessing.get_context("forkserver")
     # the server imports these once; each child is a fork of it (a torch-free parent could
-    # not be forked safely once it has run torch's thread pools)
-    context.set_forkserver_preload(["torch", "components.training.chain", __name__])
+    # not be forked safely once it has run torch's thread pools). torch._dynamo is what the
+    # first optimizer imports, evaluate brings scipy.stats: ~3.5 s a child when not preloaded
+    preload = ["torch", "torch._dynamo", "components.training.chain",
+               "components.evaluation.evaluate", __name__]  # fmt: skip
+    context.set_forkserver_preload(preload)
     with ProcessPoolExecutor(1, mp_context=context) as pool:
         try:
             return pool.submit(fn, *args).result()
