@@ -225,6 +225,10 @@ class TrainConfig(_Frozen):
     lr_network: LearningRate
     threads: int = Field(ge=0, le=256)  # 0: one per core; more than 256 is a typo
     warm_start: Literal["latest", "champion"]
+    # the calibration stage (components/training/calibration.py); defaults keep older params loading
+    calibration: Literal["none", "platt", "isotonic"] = "none"
+    calibration_holdout: float = Field(default=0.1, gt=0, lt=1)  # share of the newest day held out
+    calibration_min_positives: int = Field(default=30, ge=1)  # fewer: the previous map is kept
 
 
 class Focus(_Frozen):

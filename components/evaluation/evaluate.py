@@ -28,8 +28,11 @@ def check_unseen(bundle: Bundle, day: dt.date) -> None:
 
 
 @torch.inference_mode()
-def predict(model: RankingModel, data: Batch, batch_size: int = 2048) -> dict[str, np.ndarray]:
-    """Probabilities p_ctr, p_cvr and p_ctcvr = p_ctr * p_cvr of every row, in input order.
+def logits(
+    model: RankingModel, data: Batch, batch_size: int = 2048, calibrated: bool = True
+) -> dict[str, torch.Tensor]:
+    """Logits of CTR and CVR of every row, in input order; through the model's calibration
+    maps unless `calibrated` is False (what the calibration stage fits them on).
 
     Rows are grouped by scene so every batch takes a model's one-scene path (no per-row
     gather of the wide fine-tune input), in batches small enough to stay in cache: on 2
@@ -41,15 +44,22 @@ def predict(model: RankingModel, data: Batch, batch_size: int = 2048) -> dict[st
     grouped = data.take(order)
     counts = torch.bincount(grouped.scene).tolist() if len(data) else []
     out = {t: torch.empty(len(data)) for t in ("ctr", "cvr")}
+    mapped = calibrated and not model.calibration.is_identity()  # identity: raw bits, exactly
     start = 0
     for scene, count in enumerate(counts):
         for a in range(start, start + count, batch_size):
             b = min(a + batch_size, start + count)
-            logits = model(grouped.slice(a, b, scene_id=scene))
+            raw = model(grouped.slice(a, b, scene_id=scene))
             for task, column in out.items():
-                column[order[a:b]] = torch.sigmoid(logits[task])
+                z = raw[task]
+                column[order[a:b]] = model.calibration.apply(z, scene, task) if mapped else z
         start += count
-    probs = {t: v.numpy().astype(np.float64) for t, v in out.items()}
+    return out
+
+
+def predict(model: RankingModel, data: Batch) -> dict[str, np.ndarray]:
+    """Calibrated probabilities p_ctr, p_cvr and p_ctcvr = p_ctr * p_cvr of every row."""
+    probs = {t: torch.sigmoid(z).numpy().astype(np.float64) for t, z in logits(model, data).items()}
     probs["ctcvr"] = probs["ctr"] * probs["cvr"]
     return probs
 

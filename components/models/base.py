@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from components.features.batch import Batch
+from components.features.encoding import FeatureSpec
+from components.models.calibration import Calibrator
 from components.models.layers import FieldEmbedding
 
 TASKS = ("ctr", "cvr")  # what every model predicts: {task: logits}; CTCVR is their product
@@ -34,9 +36,17 @@ class Stage:
 
 
 class RankingModel(nn.Module):
-    """Base of the zoo: subclasses set `losses` and implement forward."""
+    """Base of the zoo: subclasses set `losses` and implement forward.
+
+    Every model carries its calibration maps (`calibration`, one per scene and task):
+    forward returns raw logits, scoring (evaluation.evaluate.logits) maps them.
+    """
 
     losses: tuple[str, ...] = ("ctr", "cvr", "ctcvr")  # terms of training.losses.LOSS_TERMS
+
+    def __init__(self, spec: FeatureSpec):
+        super().__init__()
+        self.calibration = Calibrator(len(spec.scenes))
 
     def embedding_parameters(self) -> list[nn.Parameter]:
         return [p for m in self.modules() if isinstance(m, FieldEmbedding) for p in m.parameters()]

@@ -84,6 +84,13 @@ def checksum(path: Path) -> str:
         return f.readline().split()[-1].decode()
 
 
+def _load_weights(model: RankingModel, weights: dict) -> None:
+    """The saved weights; a bundle saved before calibration existed scores uncalibrated."""
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    if unexpected or [k for k in missing if not k.startswith("calibration.")]:
+        model.load_state_dict(weights)  # strict: raises naming the keys
+
+
 def load(path: Path) -> Bundle:
     """Read and verify a bundle; anything wrong is a one-line BundleError."""
     path = Path(path)
@@ -102,7 +109,7 @@ def load(path: Path) -> Bundle:
         config = ModelConfig.model_validate_json(state["config"])
         encoder = Encoder.from_state(state["encoder"])
         model = build(state["name"], encoder, config, seed=0)  # the weights replace the init
-        model.load_state_dict(state["weights"])
+        _load_weights(model, state["weights"])
     except Exception as err:  # a verified file that still does not load: say what broke
         reason = str(err).splitlines()[0] if str(err) else ""
         raise BundleError(f"{path}: unreadable bundle ({type(err).__name__}: {reason})") from None

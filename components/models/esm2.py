@@ -42,7 +42,7 @@ class ESM2(RankingModel):
     losses = ("ctr", "ctavr", "ctcvr")  # ctavr reads the extra "daction" output
 
     def __init__(self, spec: FeatureSpec, cfg: ModelConfig):
-        super().__init__()
+        super().__init__(spec)
         if not spec.has_daction:
             raise ModelError(
                 "model 'esm2' needs the post-click action label column 'daction' "

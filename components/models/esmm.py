@@ -21,7 +21,7 @@ class ESMM(RankingModel):
     losses = ("ctr", "ctcvr")
 
     def __init__(self, spec: FeatureSpec, cfg: ModelConfig):
-        super().__init__()
+        super().__init__(spec)
         self.embedding = FieldEmbedding(spec, cfg.embedding_dim, cfg.init_std, with_scene=True)
         width = input_width(self.embedding, spec)
         self.towers = nn.ModuleDict({t: mlp(width, cfg.tower) for t in TASKS})

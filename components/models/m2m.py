@@ -105,7 +105,7 @@ class M2M(RankingModel):
     losses = ("ctr", "cvr")
 
     def __init__(self, spec: FeatureSpec, cfg: ModelConfig):
-        super().__init__()
+        super().__init__(spec)
         self.embedding = FieldEmbedding(spec, cfg.embedding_dim, cfg.init_std, with_scene=True)
         self.experts = ExpertBank(cfg.experts, input_width(self.embedding, spec), cfg.expert)
         dim = self.experts.width

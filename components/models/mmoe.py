@@ -26,7 +26,7 @@ class MMoE(RankingModel):
     losses = ("ctr", "cvr")
 
     def __init__(self, spec: FeatureSpec, cfg: ModelConfig):
-        super().__init__()
+        super().__init__(spec)
         self.embedding = FieldEmbedding(spec, cfg.embedding_dim, cfg.init_std, with_scene=True)
         width = input_width(self.embedding, spec)
         self.experts = ExpertBank(cfg.experts, width, cfg.expert)

@@ -48,7 +48,7 @@ class MTMS(RankingModel):
     losses = ("ctr", "cvr", "ctcvr")
 
     def __init__(self, spec: FeatureSpec, cfg: ModelConfig):
-        super().__init__()
+        super().__init__(spec)
         self.scenes = spec.scenes
         self.shared = cfg.mtms_shared
         self.losses, self.finetune_losses = cfg.mtms_losses, cfg.mtms_finetune_losses

@@ -66,7 +66,7 @@ class PLE(RankingModel):
     losses = ("ctr", "cvr")
 
     def __init__(self, spec: FeatureSpec, cfg: ModelConfig):
-        super().__init__()
+        super().__init__(spec)
         self.embedding = FieldEmbedding(spec, cfg.embedding_dim, cfg.init_std, with_scene=True)
         streams, width = len(spec.scenes) * len(TASKS), input_width(self.embedding, spec)
         levels = []

@@ -19,7 +19,7 @@ class SharedBottom(RankingModel):
     losses = ("ctr", "cvr")
 
     def __init__(self, spec: FeatureSpec, cfg: ModelConfig):
-        super().__init__()
+        super().__init__(spec)
         self.embedding = FieldEmbedding(spec, cfg.embedding_dim, cfg.init_std, with_scene=True)
         bottom = cfg.tower[0]
         self.bottom = nn.Sequential(nn.Linear(input_width(self.embedding, spec), bottom), nn.ReLU())

@@ -22,7 +22,7 @@ class SingleTask(RankingModel):
     losses = ("ctr", "cvr")
 
     def __init__(self, spec: FeatureSpec, cfg: ModelConfig):
-        super().__init__()
+        super().__init__(spec)
         emb = {t: FieldEmbedding(spec, cfg.embedding_dim, cfg.init_std, True) for t in TASKS}
         self.embeddings = nn.ModuleDict(emb)
         width = input_width(emb["ctr"], spec)

@@ -28,7 +28,7 @@ class Structured(RankingModel):
     losses = ("ctr", "cvr")
 
     def __init__(self, spec: FeatureSpec, cfg: ModelConfig):
-        super().__init__()
+        super().__init__(spec)
         missing = [f for f in (*NEEDS,) if f not in spec.sparse] + (
             [] if "price" in spec.dense else ["price"]
         )

@@ -22,7 +22,9 @@ from components.data.partitions import day_name, day_of, list_days, read_partiti
 from components.features.batch import Batch
 from components.features.encoding import Encoder
 from components.models import bundle as bundles
+from components.models.base import RankingModel
 from components.models.bundle import Bundle
+from components.training.calibration import MapFit, calibrate, split_holdout
 from components.training.loop import OnStep, StageResult, fit
 from components.training.warm_start import WarmStart, architecture_changes, describe, warm_start
 from components.validation.quarantine import dataset_contract
@@ -47,6 +49,7 @@ class TrainedDay:
     stages: list[StageResult]
     warm: WarmStart | None  # None for a cold start
     encode_seconds: float  # reading the window and growing + applying the vocabularies
+    calibration: tuple[MapFit, ...] = ()  # each (scene, task)'s map, fitted on held-out rows
 
 
 def day_seed(seed: int, day: dt.date, name: str) -> int:
@@ -101,26 +104,46 @@ def train_day(
         _check_parent(cfg, name, day, previous)
     encoder, config = _start_from(cfg, previous)
     start = time.perf_counter()
-    data = _encode_window(cfg, encoder, days, previous)
+    blocks = _encode_window(cfg, encoder, days, previous)
     encode_seconds = time.perf_counter() - start
+    seed = day_seed(cfg.seed, day, name)
+    holdout = None
+    if cfg.train.calibration != "none":  # the newest day's held-out rows: never trained on
+        split = torch.Generator().manual_seed(day_seed(cfg.seed, day, f"{name}/holdout"))
+        blocks[-1], holdout = split_holdout(blocks[-1], cfg.train.calibration_holdout, split)
+    data = Batch.concat(blocks)
     if len(data) == 0:
         raise NoTrainingRows(f"no rows of scenes {list(encoder.scenes)} to train on for {day}")
-    seed = day_seed(cfg.seed, day, name)
     model = bundles.build(name, encoder, config, seed)
     warm = _warm_start(model, previous) if previous else None
     stages = fit(model, data, cfg.train, seed, on_step)
+    fits = _calibrate(cfg, model, holdout, encoder.scenes)
     meta = {
         "day": day.isoformat(),
         "window": [d.isoformat() for d in days],
         "rows": len(data),
         "parent": previous.meta.get("checksum") if previous else None,
         "stages": [{**asdict(s), "samples_per_s": s.samples_per_s} for s in stages],
+        "calibration": [asdict(f) for f in fits],
         **_scene_rows(encoder, data, previous),
     }
     trained = Bundle(name, config, encoder, model, meta)
     path = bundle_path(cfg, name, day, models)
     trained.meta["checksum"] = bundles.save(trained, path)
-    return trained, TrainedDay(day, days, len(data), path, stages, warm, encode_seconds)
+    result = TrainedDay(day, days, len(data), path, stages, warm, encode_seconds, tuple(fits))
+    return trained, result
+
+
+def _calibrate(
+    cfg: Config, model: RankingModel, holdout: Batch | None, scenes: tuple[str, ...]
+) -> list[MapFit]:
+    """The calibration stage; with train.calibration none, every map is the identity
+    (a warm start copied yesterday's)."""
+    if holdout is None:
+        model.calibration.reset()
+        return []
+    method, least = cfg.train.calibration, cfg.train.calibration_min_positives
+    return calibrate(model, holdout, scenes, method, least)
 
 
 def _scene_rows(encoder: Encoder, data: Batch, previous: Bundle | None) -> dict:
@@ -149,13 +172,14 @@ def _check_parent(cfg: Config, name: str, day: dt.date, previous: Bundle) -> Non
 
 def _encode_window(
     cfg: Config, encoder: Encoder, days: list[dt.date], previous: Bundle | None
-) -> Batch:
-    """Read the window, grow the vocabularies with its new days, encode every row."""
+) -> list[Batch]:
+    """Read the window, grow the vocabularies with its new days, encode every row: one
+    block per day, oldest first."""
     tables = {d: read_partition(cfg.path("raw"), d) for d in days}
     for d, table in tables.items():  # days already in yesterday's window are counted already
         if previous is None or d.isoformat() > previous.meta.get("day", ""):
             encoder.fit(table)
-    return Batch.concat([encoder.encode(t)[0] for t in tables.values()])
+    return [encoder.encode(t)[0] for t in tables.values()]
 
 
 def _warm_start(model, previous: Bundle) -> WarmStart:
