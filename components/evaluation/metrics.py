@@ -84,6 +84,26 @@ def calibration(labels: np.ndarray, probs: np.ndarray) -> float:
     return float(np.sum(np.asarray(probs, dtype=float)) / observed)
 
 
+def ece(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: sum_b (n_b / N) |mean p_b - mean y_b| over `bins` bins of
+    equal size by predicted probability (equal-width bins would put nearly every row of a
+    3 % CTR in the first bin). NaN on no rows."""
+    y, p = np.asarray(labels, dtype=float), np.asarray(probs, dtype=float)
+    if y.size == 0:
+        return float("nan")
+    parts = np.array_split(np.argsort(p, kind="stable"), min(bins, y.size))
+    return float(sum(len(b) * abs(p[b].mean() - y[b].mean()) for b in parts) / y.size)
+
+
+def reliability(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> list[dict]:
+    """The reliability curve: per bin (equal size, by predicted probability) its rows, mean
+    predicted and observed rate."""
+    y, p = np.asarray(labels, dtype=float), np.asarray(probs, dtype=float)
+    parts = np.array_split(np.argsort(p, kind="stable"), min(bins, y.size)) if y.size else []
+    return [{"rows": len(b), "predicted": float(p[b].mean()), "observed": float(y[b].mean())}
+            for b in parts]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Metrics:
     """Metrics of one task on one scene."""
@@ -98,6 +118,7 @@ class Metrics:
     logloss: float
     mae: float
     calibration: float
+    ece: float = float("nan")  # expected calibration error (`ece`)
 
     def to_record(self) -> dict:
         """Plain dict with NaN as None, so json.dumps writes valid JSON."""
@@ -145,6 +166,7 @@ def scene_task_metrics(
                     logloss=logloss(y, p),
                     mae=mae(y, p),
                     calibration=calibration(y, p),
+                    ece=ece(y, p),
                 )
             )
     return out

@@ -27,7 +27,7 @@ def full_record() -> DayRecord:
     """Every typed part set, NaN and None included."""
     failed = Expectation("expect_column_values_to_not_be_null", "price is set", False, "3 nulls")
     report = ValidationReport(DAY, "simulator", True, 100, [failed], 0.1, "/q/day=2026-01-06")
-    metrics = [Metrics("feed", "ctr", 90, 9, 0.71, None, 0.6, 0.2, 0.1, 1.02),
+    metrics = [Metrics("feed", "ctr", 90, 9, 0.71, None, 0.6, 0.2, 0.1, 1.02, 0.004),
                Metrics("mall", "cvr", 3, 0, NAN, NAN, NAN, 0.1, 0.0, NAN)]  # fmt: skip
     checks = (GateCheck("feed/ctr", "floor", True, "AUC 0.71, floor 0.6"),
               GateCheck("feed/ctr", "regression", False, "AUC 0.71 vs champion 0.73"))  # fmt: skip

@@ -9,9 +9,11 @@ from components.evaluation.metrics import (
     Metrics,
     auc,
     calibration,
+    ece,
     gauc,
     logloss,
     mae,
+    reliability,
     scene_task_metrics,
 )
 
@@ -26,6 +28,7 @@ KEYS = [
     "logloss",
     "mae",
     "calibration",
+    "ece",
 ]
 
 
@@ -107,6 +110,19 @@ def test_mae_and_calibration_hand_values():
     p = np.array([0.5, 0.25, 0.0, 1.0])
     assert mae(y, p) == pytest.approx((0.5 + 0.25 + 0 + 0) / 4)
     assert calibration(y, p) == pytest.approx(1.75 / 2)
+
+
+def test_ece_and_the_reliability_curve_hand_values():
+    y = np.array([0, 0, 1, 0, 1, 1])
+    p = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.9])
+    # 3 bins of 2 rows by p: |0.15 - 0|, |0.45 - 0.5|, |0.8 - 1|
+    assert ece(y, p, bins=3) == pytest.approx((0.15 + 0.05 + 0.2) / 3)
+    curve = reliability(y, p, bins=3)
+    assert [c["rows"] for c in curve] == [2, 2, 2]
+    assert [c["observed"] for c in curve] == [0.0, 0.5, 1.0]
+    assert [c["predicted"] for c in curve] == pytest.approx([0.15, 0.45, 0.8])
+    assert ece(y, y.astype(float)) == 0.0
+    assert math.isnan(ece([], [])) and reliability([], []) == []
 
 
 def test_nan_when_undefined():
