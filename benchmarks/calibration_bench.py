@@ -47,9 +47,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=0, help="rows a day (0: params.yaml's)")
     parser.add_argument("--reps", type=int, default=2000)
     args = parser.parse_args()
+    window = {"days": args.days, "last_days": args.days - 1}
     cfg = with_compare(
-        load(REPO / "params.yaml"),
-        {"days": args.days, "last_days": args.days - 1, "rows_per_day": args.rows},
+        load(REPO / "params.yaml"), window | ({"rows_per_day": args.rows} if args.rows else {})
     )
     chains = []
     for seed in args.seeds:
