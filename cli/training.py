@@ -65,7 +65,19 @@ def evaluate(console: Console, cfg: Config, bundle: Path, day: dt.date, out: Pat
     loaded = bundles.load(bundle)
     check_unseen(loaded, day)
     metrics = evaluate_bundle(loaded, read_partition(cfg.path("raw"), day))
-    columns = ["scene", "task", "rows", "pos", "AUC", "oracle", "GAUC", "logloss", "MAE", "calib"]
+    columns = [
+        "scene",
+        "task",
+        "rows",
+        "pos",
+        "AUC",
+        "oracle",
+        "GAUC",
+        "logloss",
+        "MAE",
+        "calib",
+        "ECE",
+    ]
     rows = [
         [
             m.scene,
@@ -78,6 +90,7 @@ def evaluate(console: Console, cfg: Config, bundle: Path, day: dt.date, out: Pat
             m.logloss,
             m.mae,
             m.calibration,
+            m.ece,
         ]
         for m in metrics
     ]

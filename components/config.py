@@ -242,6 +242,8 @@ class Focus(_Frozen):
 class GateConfig(_Frozen):
     focus: tuple[Focus, ...] = Field(min_length=1)
     calibration_band: RatioBand
+    # the paired test's confidence that the candidate is worse before it is rejected
+    confidence: float = Field(default=0.95, ge=0.5, lt=1)
 
     @model_validator(mode="after")
     def _check(self) -> GateConfig:

@@ -26,6 +26,7 @@ from prefect import flow
 from components import runs
 from components.config import Config, ConfigError, load
 from components.data.partitions import parse_day
+from components.evaluation.evaluate import Scored
 from components.lineage import lineage
 from components.models.bundle import BundleError
 from components.records import DayRecord
@@ -106,22 +107,31 @@ def assess(
     table = steps.read_day(cfg, record.day)
     # an unloadable champion scores nothing ([]): the candidate is still not a first model
     champion_metrics = None if serving.version is None else []
+    champion = None
     if serving.bundle is not None:
-        champion_metrics = steps.evaluate(serving.bundle, table)
+        champion = steps.evaluate(serving.bundle, table)
+        champion_metrics = champion.metrics
     drift = steps.monitor(cfg, record.day, table, serving.bundle)  # marks the day; never blocks
     record = replace(record, champion_metrics=champion_metrics, drift=drift)
     candidate = steps.candidate(cfg, registry, record.day, serving, force)
     if candidate is None:  # no validated data in the window ending T-1
         return record
-    return judge(cfg, registry, record, table, candidate)
+    return judge(cfg, registry, record, table, candidate, champion)
 
 
 def judge(
-    cfg: Config, registry: Registry, record: DayRecord, table: pa.Table, candidate: Candidate
+    cfg: Config,
+    registry: Registry,
+    record: DayRecord,
+    table: pa.Table,
+    candidate: Candidate,
+    champion: Scored | None,
 ) -> DayRecord:
-    """Gate the candidate on the day's rows, log the MLflow run, register, promote on a pass."""
-    metrics = steps.evaluate(candidate.bundle, table)
-    decision = steps.gate(cfg, metrics, record.champion_metrics)
+    """Gate the candidate on the day's rows (paired with the champion's scores of them),
+    log the MLflow run, register, promote on a pass."""
+    scored = steps.evaluate(candidate.bundle, table)
+    metrics = scored.metrics
+    decision = steps.gate(cfg, scored, record.champion_metrics, champion)
     judged = replace(record, trained=candidate.trained, candidate=metrics, decision=decision)
     trained = candidate.trained
     tags = lineage(cfg, record.day, trained.through.isoformat(), trained.parent)

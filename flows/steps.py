@@ -23,9 +23,9 @@ from components import codec, doctor, failpoints, runs
 from components.config import Config
 from components.data.partitions import day_name, read_partition
 from components.data.versioning import VersioningError, track
-from components.evaluation.evaluate import EvaluationError
-from components.evaluation.evaluate import evaluate as evaluate_bundle
+from components.evaluation.evaluate import EvaluationError, Scored, score_day
 from components.evaluation.metrics import Metrics
+from components.evaluation.paired import focus_tests
 from components.evaluation.promotion import Decision, decide
 from components.lineage import params_hash, run_metrics, run_params
 from components.models import bundle as bundles
@@ -204,15 +204,22 @@ def candidate(
 
 
 @task(**STEP)
-def evaluate(bundle: Bundle, table: pa.Table) -> list[Metrics]:
+def evaluate(bundle: Bundle, table: pa.Table) -> Scored:
     with timed("evaluate"):
-        return evaluate_bundle(bundle, table)
+        return score_day(bundle, table)
 
 
 @task(**STEP)
-def gate(cfg: Config, metrics: list[Metrics], champion_metrics: list[Metrics] | None) -> Decision:
+def gate(
+    cfg: Config, candidate: Scored, champion_metrics: list[Metrics] | None, champion: Scored | None
+) -> Decision:
+    """The gate on the candidate's metrics, with paired tests where the champion scored the
+    same rows."""
     with timed("gate"):
-        return decide(cfg.gate, metrics, champion_metrics)
+        paired = None
+        if champion is not None:
+            paired = focus_tests(cfg.gate.focus, candidate, champion, cfg.gate.confidence)
+        return decide(cfg.gate, candidate.metrics, champion_metrics, paired)
 
 
 @task(**STEP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -64,18 +65,39 @@ def predict(model: RankingModel, data: Batch) -> dict[str, np.ndarray]:
     return probs
 
 
-def evaluate(bundle: Bundle, table: pa.Table) -> list[Metrics]:
-    """Metrics of the bundle on `table` (ids unseen in training score with the OOV row)."""
+@dataclass(frozen=True)
+class Scored:
+    """A bundle's scores of a day's rows: what its metrics and the gate's paired tests read."""
+
+    rows: np.ndarray  # indices into the day's table of the rows scored (the model's scenes)
+    scene: np.ndarray
+    click: np.ndarray  # bool
+    conversion: np.ndarray  # bool
+    probs: dict[str, np.ndarray]  # ctr, cvr, ctcvr
+    metrics: list[Metrics]
+
+
+def score_day(bundle: Bundle, table: pa.Table) -> Scored:
+    """Scores and metrics of the bundle on `table` (unseen ids score with the OOV row)."""
     contract = bundle.encoder.contract
     data, keep = bundle.encoder.encode(table)
     rows = table.filter(pa.array(keep))
     column = lambda name: rows[name].to_numpy(zero_copy_only=False)  # noqa: E731
     oracle = {task: column(name).astype(np.float64) for task, name in contract.oracle.items()}
-    return scene_task_metrics(
-        scene=column(contract.scene),
-        click=column(contract.click),
-        conversion=column(contract.conversion),
+    scene, probs = column(contract.scene), predict(bundle.model, data)
+    click, conversion = column(contract.click), column(contract.conversion)
+    metrics = scene_task_metrics(
+        scene=scene,
+        click=click,
+        conversion=conversion,
         user=column(contract.user) if contract.user else np.arange(rows.num_rows),
-        predicted=predict(bundle.model, data),
+        predicted=probs,
         oracle=oracle or None,
     )
+    index = np.flatnonzero(np.asarray(keep))
+    return Scored(index, scene, click.astype(bool), conversion.astype(bool), probs, metrics)
+
+
+def evaluate(bundle: Bundle, table: pa.Table) -> list[Metrics]:
+    """Metrics of the bundle on `table` (ids unseen in training score with the OOV row)."""
+    return score_day(bundle, table).metrics

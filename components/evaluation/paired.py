@@ -14,9 +14,14 @@ strongly correlated, so this variance is far smaller than two unpaired AUCs' wou
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.stats import norm, rankdata
+
+if TYPE_CHECKING:
+    from components.config import Focus
+    from components.evaluation.evaluate import Scored
 
 
 @dataclass(frozen=True)
@@ -67,3 +72,28 @@ def delong(
     return PairedAUC(
         "DeLong", auc_a, auc_b, diff, se, diff - half, diff + half, p_worse, confidence
     )
+
+
+def focus_rows(scored: Scored, scene: str, task: str) -> np.ndarray:
+    """Positions in `scored` of a focus's rows: the scene's, clicked ones only for CVR."""
+    mask = scored.scene == scene
+    return np.flatnonzero(mask & scored.click if task == "cvr" else mask)
+
+
+def focus_tests(
+    focus: tuple[Focus, ...], candidate: Scored, champion: Scored, confidence: float
+) -> dict[str, PairedAUC | None]:
+    """DeLong's test of candidate vs champion on each focus's rows that both scored."""
+    labels = {"ctr": candidate.click, "cvr": candidate.conversion,
+              "ctcvr": candidate.click & candidate.conversion}  # fmt: skip
+    out = {}
+    for f in focus:
+        ours = focus_rows(candidate, f.scene, f.task)
+        theirs = focus_rows(champion, f.scene, f.task)
+        # the same table rows in both (a champion without the scene scored none of them)
+        shared, i, j = np.intersect1d(candidate.rows[ours], champion.rows[theirs],
+                                      assume_unique=True, return_indices=True)  # fmt: skip
+        y = labels[f.task][ours[i]]
+        a, b = candidate.probs[f.task][ours[i]], champion.probs[f.task][theirs[j]]
+        out[f"{f.scene}/{f.task}"] = delong(y, a, b, confidence) if len(shared) else None
+    return out

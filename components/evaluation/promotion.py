@@ -1,19 +1,25 @@
 """The promotion gate: may a candidate replace the champion? (design.md §6)
 
 Judged on the evaluation day's rows, focus by focus (scene, task) from params `gate`:
-enough rows to judge, nothing NaN, AUC above its floor, AUC no more than `max_auc_drop`
-below the champion's on the same rows (TFX's change threshold), calibration Σp/Σy inside
-its band. The first model of an empty registry is judged on the floors only: there is
-nothing to regress from, and serving a model beats serving none.
+enough rows to judge, nothing NaN, AUC above its floor, AUC not worse than the champion's
+on the same rows by DeLong's paired test at `gate.confidence` and never more than
+`max_auc_drop` below it (a hard cap), calibration Σp/Σy inside its band. Without the
+champion's scores of the rows (only its metrics), the hard cap alone judges. The first
+model of an empty registry is judged on the floors only: there is nothing to regress
+from, and serving a model beats serving none.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from components.codec import encode, finite
 from components.config import Focus, GateConfig
 from components.evaluation.metrics import Metrics
+
+if TYPE_CHECKING:
+    from components.evaluation.paired import PairedAUC
 
 
 @dataclass(frozen=True)
@@ -71,18 +77,40 @@ def _calibration(m: Metrics, band: tuple[float, float]) -> tuple[str, bool, str]
     return "calibration", inside, f"calibration {m.calibration:.3f}, band [{low}, {high}]"
 
 
-def _regression(f: Focus, m: Metrics, champ: Metrics | None) -> tuple[str, bool, str]:
-    """The candidate's AUC against the champion's on the same rows."""
+def _regression(
+    f: Focus, m: Metrics, champ: Metrics | None, test: PairedAUC | None
+) -> tuple[str, bool, str]:
+    """The candidate's AUC against the champion's on the same rows: worse by the paired
+    test at the gate's confidence, or by more than the hard cap `max_auc_drop`, fails."""
     if champ is None or _nan(champ.auc):  # the champion cannot score this focus: nothing to lose
         why = "no champion AUC on this focus (its bundle failed to load, or it has no such scene)"
         return "regression", True, why
-    drop = champ.auc - m.auc
-    detail = f"AUC {m.auc:.4f} vs champion {champ.auc:.4f} (drop {drop:+.4f}, max {f.max_auc_drop})"
-    return "regression", drop <= f.max_auc_drop, detail
+    if test is None:  # no paired scores (a champion scored apart): the hard cap alone
+        drop = champ.auc - m.auc
+        detail = (
+            f"AUC {m.auc:.4f} vs champion {champ.auc:.4f} (drop {drop:+.4f}, max {f.max_auc_drop})"
+        )
+        return "regression", drop <= f.max_auc_drop, detail
+    alpha = 1 - test.confidence
+    worse, capped = test.p_worse < alpha, -test.diff > f.max_auc_drop
+    detail = (
+        f"{test.test}: AUC {test.a:.4f} vs champion {test.b:.4f} on the same rows, "
+        f"difference {test.diff:+.4f} [{test.lo:+.4f}, {test.hi:+.4f}] "
+        f"({test.confidence:.0%}), p(worse) {test.p_worse:.3g} "
+        f"{'<' if worse else '>='} {alpha:.3g}; hard cap: drop {f.max_auc_drop}"
+    )
+    return "regression", not (worse or capped), detail
 
 
-def decide(gate: GateConfig, candidate: list[Metrics], champion: list[Metrics] | None) -> Decision:
-    """Every check of every focus; the candidate passes only if all pass."""
+def decide(
+    gate: GateConfig,
+    candidate: list[Metrics],
+    champion: list[Metrics] | None,
+    paired: dict[str, PairedAUC | None] | None = None,
+) -> Decision:
+    """Every check of every focus; the candidate passes only if all pass. `paired`: the
+    paired tests of candidate vs champion per focus ("scene/task"), when both scored the
+    day's rows (evaluation.paired.focus_tests)."""
     ours = {(m.scene, m.task): m for m in candidate}
     theirs = {(m.scene, m.task): m for m in champion or []}
     checks: list[GateCheck] = []
@@ -96,7 +124,7 @@ def decide(gate: GateConfig, candidate: list[Metrics], champion: list[Metrics] |
         if champion is not None:  # a first model is judged on the floors only
             found += [
                 _calibration(m, gate.calibration_band),
-                _regression(f, m, theirs.get((f.scene, f.task))),
+                _regression(f, m, theirs.get((f.scene, f.task)), (paired or {}).get(name)),
             ]
         checks += [GateCheck(name, *c) for c in found]
     return Decision(all(c.passed for c in checks), tuple(checks), champion is None)

@@ -69,7 +69,7 @@ def test_bad_params_name_the_key(workspace, capsys):
 
 
 KEYS = ["scene", "task", "rows", "positives", "auc", "oracle_auc", "gauc", "logloss", "mae",
-        "calibration"]  # fmt: skip
+        "calibration", "ece"]  # fmt: skip
 
 
 @pytest.mark.slow

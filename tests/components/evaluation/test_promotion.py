@@ -1,9 +1,12 @@
 import math
 
+import numpy as np
 import pytest
 
 from components.config import load
-from components.evaluation.metrics import Metrics
+from components.evaluation.evaluate import Scored
+from components.evaluation.metrics import Metrics, scene_task_metrics
+from components.evaluation.paired import focus_tests
 from components.evaluation.promotion import decide
 from tests.helpers import REPO
 
@@ -77,3 +80,69 @@ def test_the_first_model_is_judged_on_floors_only():
 def test_a_champion_without_auc_on_a_focus_cannot_block():
     decision = decide(GATE, metrics(0.70), metrics(math.nan))
     assert decision.passed
+
+
+def scored(y_click, y_conv, probs: dict, scene: str = "feed") -> Scored:
+    """Scores of one scene's rows, as evaluation.evaluate.score_day returns them."""
+    n = len(y_click)
+    return Scored(np.arange(n), np.array([scene] * n), y_click, y_conv, probs, [])
+
+
+def paired_day(rng, n: int, noise_candidate: float, noise_champion: float, shuffle=False):
+    """A day's rows scored by two models of the same signal; feed only."""
+    signal = rng.normal(size=n)
+    click = rng.random(n) < 1 / (1 + np.exp(-(signal - 2.5)))
+    conv = click & (rng.random(n) < 0.2)
+    model = lambda noise: 1 / (1 + np.exp(-(signal + noise * rng.normal(size=n) - 2.5)))  # noqa: E731
+    cand = {"ctr": model(noise_candidate), "cvr": model(noise_candidate)}
+    if shuffle:  # a candidate trained on shuffled labels: scores unrelated to the rows
+        cand = {t: rng.permutation(p) for t, p in cand.items()}
+    champ = {"ctr": model(noise_champion), "cvr": model(noise_champion)}
+    return scored(click, conv, cand), scored(click, conv, champ)
+
+
+FEED_GATE = GATE.model_copy(
+    update={"focus": tuple(f for f in GATE.focus if f.scene == "feed" and f.task == "ctr")}
+)
+
+
+def judge(candidate: Scored, champion: Scored):
+    tests = focus_tests(FEED_GATE.focus, candidate, champion, FEED_GATE.confidence)
+    ours = scene_task_metrics(candidate.scene, candidate.click, candidate.conversion,
+                              candidate.rows, candidate.probs)  # fmt: skip
+    theirs = scene_task_metrics(champion.scene, champion.click, champion.conversion,
+                                champion.rows, champion.probs)  # fmt: skip
+    return decide(FEED_GATE, ours, theirs, tests), tests["feed/ctr"]
+
+
+def test_the_paired_test_rejects_a_significantly_worse_candidate_and_says_so():
+    rng = np.random.default_rng(0)
+    decision, test = judge(*paired_day(rng, 40000, 1.6, 0.8))
+    assert not decision.passed and test.hi < 0
+    assert any("DeLong" in r and "p(worse)" in r for r in decision.reasons)
+    shuffled, _ = judge(*paired_day(rng, 40000, 0.8, 0.8, shuffle=True))
+    assert not shuffled.passed
+
+
+def test_the_hard_cap_rejects_a_large_drop_the_test_cannot_resolve():
+    rng = np.random.default_rng(1)
+    cand, champ = paired_day(rng, 40000, 1.0, 1.0)
+    capped = FEED_GATE.model_copy(
+        update={"focus": (FEED_GATE.focus[0].model_copy(update={"max_auc_drop": 0.0}),)}
+    )
+    tests = focus_tests(capped.focus, cand, champ, 0.95)
+    drop = tests["feed/ctr"].diff < 0
+    ours = scene_task_metrics(cand.scene, cand.click, cand.conversion, cand.rows, cand.probs)
+    theirs = scene_task_metrics(champ.scene, champ.click, champ.conversion, champ.rows, champ.probs)
+    assert decide(capped, ours, theirs, tests).passed == (not drop)
+
+
+def test_equal_models_are_rejected_no_more_often_than_the_confidence_allows():
+    """60 days where the candidate is the champion up to noise: the regression check fails
+    on about 5 % of them at 95 % confidence (binomial: at most 9 of 60 is p > 0.99)."""
+    rng = np.random.default_rng(2)
+    runs = [judge(*paired_day(rng, 20000, 1.0, 1.0)) for _ in range(60)]
+    rejected = sum(not decision.passed for decision, _ in runs)
+    assert rejected <= 9
+    z = np.array([t.diff / t.se for _, t in runs])
+    assert abs(z.mean()) < 0.4
