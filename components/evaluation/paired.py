@@ -33,6 +33,7 @@ class PairedAUC:
     se: float  # standard error of the difference
     lo: float  # two-sided `confidence` interval of the difference
     hi: float
+    upper: float  # one-sided `confidence` upper bound: a is worse at `confidence` iff upper < 0
     p_worse: float  # one-sided p-value against "a is not worse than b" (small: a is worse)
     confidence: float
 
@@ -65,12 +66,13 @@ def delong(
     se = float(np.sqrt(max(var, 0.0)))
     diff = auc_a - auc_b
     half = float(norm.ppf(0.5 + confidence / 2)) * se
+    upper = diff + float(norm.ppf(confidence)) * se
     if se > 0:
         p_worse = float(norm.cdf(diff / se))
     else:  # identical rankings on these rows: a is no worse (or certainly worse)
         p_worse = 1.0 if diff >= 0 else 0.0
     return PairedAUC(
-        "DeLong", auc_a, auc_b, diff, se, diff - half, diff + half, p_worse, confidence
+        "DeLong", auc_a, auc_b, diff, se, diff - half, diff + half, upper, p_worse, confidence
     )
 
 

@@ -95,9 +95,9 @@ def _regression(
     worse, capped = test.p_worse < alpha, -test.diff > f.max_auc_drop
     detail = (
         f"{test.test}: AUC {test.a:.4f} vs champion {test.b:.4f} on the same rows, "
-        f"difference {test.diff:+.4f} [{test.lo:+.4f}, {test.hi:+.4f}] "
-        f"({test.confidence:.0%}), p(worse) {test.p_worse:.3g} "
-        f"{'<' if worse else '>='} {alpha:.3g}; hard cap: drop {f.max_auc_drop}"
+        f"difference {test.diff:+.4f} (one-sided {test.confidence:.0%} upper bound "
+        f"{test.upper:+.4f}), p(worse) {test.p_worse:.3g} {'<' if worse else '>='} "
+        f"{alpha:.3g}; hard cap: drop {f.max_auc_drop}"
     )
     return "regression", not (worse or capped), detail
 

@@ -34,7 +34,8 @@ def test_delong_matches_its_definition_and_sklearn():
     assert result.diff == pytest.approx(diff, abs=1e-12)
     assert result.se == pytest.approx(np.sqrt(var), rel=1e-9)
     assert result.a == pytest.approx(roc_auc_score(y, a), abs=1e-12)
-    assert result.lo < result.diff < result.hi and result.diff > 0  # a is the better model
+    assert result.lo < result.diff < result.upper < result.hi and result.diff > 0  # a is better
+    assert (result.upper < 0) == (result.p_worse < 0.05)  # one bound, one p-value: one verdict
     assert result.p_worse > 0.5
 
 
