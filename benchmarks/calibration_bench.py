@@ -44,7 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[7])
     parser.add_argument("--days", type=int, default=13, help="training days of each chain")
-    parser.add_argument("--rows", type=int, default=0, help="rows a day (0: params.yaml's)")
+    parser.add_argument("--rows", type=int, default=0, help="rows a day (0: compare.rows_per_day)")
     parser.add_argument("--reps", type=int, default=2000)
     args = parser.parse_args()
     window = {"days": args.days, "last_days": args.days - 1}
