@@ -84,24 +84,40 @@ def calibration(labels: np.ndarray, probs: np.ndarray) -> float:
     return float(np.sum(np.asarray(probs, dtype=float)) / observed)
 
 
-def ece(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> float:
-    """Expected calibration error: sum_b (n_b / N) |mean p_b - mean y_b| over `bins` bins of
-    equal size by predicted probability (equal-width bins would put nearly every row of a
-    3 % CTR in the first bin). NaN on no rows."""
-    y, p = np.asarray(labels, dtype=float), np.asarray(probs, dtype=float)
-    if y.size == 0:
-        return float("nan")
-    parts = np.array_split(np.argsort(p, kind="stable"), min(bins, y.size))
-    return float(sum(len(b) * abs(p[b].mean() - y[b].mean()) for b in parts) / y.size)
+def equal_bins(values: np.ndarray, bins: int) -> list[np.ndarray]:
+    """Indices of up to `bins` non-empty bins of about equal size, by increasing value."""
+    order = np.argsort(np.asarray(values), kind="stable")
+    return [b for b in np.array_split(order, bins) if len(b)]
 
 
 def reliability(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> list[dict]:
-    """The reliability curve: per bin (equal size, by predicted probability) its rows, mean
-    predicted and observed rate."""
+    """The reliability curve: per bin (equal size, by predicted probability; equal-width bins
+    would put nearly every row of a 3 % CTR in the first) its rows, mean predicted and
+    observed rate."""
     y, p = np.asarray(labels, dtype=float), np.asarray(probs, dtype=float)
-    parts = np.array_split(np.argsort(p, kind="stable"), min(bins, y.size)) if y.size else []
     return [{"rows": len(b), "predicted": float(p[b].mean()), "observed": float(y[b].mean())}
-            for b in parts]  # fmt: skip
+            for b in equal_bins(p, bins)]  # fmt: skip
+
+
+def ece(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: sum_b (n_b / N) |mean p_b - mean y_b| over the reliability
+    curve's bins. NaN on no rows."""
+    curve = reliability(labels, probs, bins)
+    if not curve:
+        return float("nan")
+    gaps = sum(c["rows"] * abs(c["predicted"] - c["observed"]) for c in curve)
+    return float(gaps / sum(c["rows"] for c in curve))
+
+
+def task_rows(scene: np.ndarray, click: np.ndarray, name: str, task: str) -> np.ndarray:
+    """Mask of the rows a task is scored on in scene `name`: CVR on clicked rows only."""
+    in_scene = scene == name
+    return in_scene & click if task == "cvr" else in_scene
+
+
+def task_labels(click: np.ndarray, conversion: np.ndarray) -> dict[str, np.ndarray]:
+    """Each task's label: click, conversion (of a click), click and conversion."""
+    return {"ctr": click, "cvr": conversion, "ctcvr": click & conversion}
 
 
 @dataclass(frozen=True)
@@ -142,17 +158,15 @@ def scene_task_metrics(
     click = np.asarray(click).astype(bool)
     conversion = np.asarray(conversion).astype(bool)
     user = np.asarray(user)
-    labels = {"ctr": click, "cvr": conversion, "ctcvr": click & conversion}
+    labels = task_labels(click, conversion)
     truth: dict[str, np.ndarray] = {}
     if oracle is not None:
         p_click, p_cvr = np.asarray(oracle["ctr"]), np.asarray(oracle["cvr"])
         truth = {"ctr": p_click, "cvr": p_cvr, "ctcvr": p_click * p_cvr}
     out = []
     for name in np.unique(scene):
-        in_scene = scene == name
-        rows = {"ctr": in_scene, "cvr": in_scene & click, "ctcvr": in_scene}
         for task in (t for t in METRIC_TASKS if t in predicted):
-            m = rows[task]
+            m = task_rows(scene, click, name, task)
             y, p = labels[task][m], np.asarray(predicted[task])[m]
             out.append(
                 Metrics(

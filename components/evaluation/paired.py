@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.stats import norm, rankdata
 
+from components.evaluation.metrics import task_labels, task_rows
+
 if TYPE_CHECKING:
     from components.config import Focus
     from components.evaluation.evaluate import Scored
@@ -77,17 +79,15 @@ def delong(
 
 
 def focus_rows(scored: Scored, scene: str, task: str) -> np.ndarray:
-    """Positions in `scored` of a focus's rows: the scene's, clicked ones only for CVR."""
-    mask = scored.scene == scene
-    return np.flatnonzero(mask & scored.click if task == "cvr" else mask)
+    """Positions in `scored` of a focus's rows (the rows its metrics are computed on)."""
+    return np.flatnonzero(task_rows(scored.scene, scored.click, scene, task))
 
 
 def focus_tests(
     focus: tuple[Focus, ...], candidate: Scored, champion: Scored, confidence: float
 ) -> dict[str, PairedAUC | None]:
     """DeLong's test of candidate vs champion on each focus's rows that both scored."""
-    labels = {"ctr": candidate.click, "cvr": candidate.conversion,
-              "ctcvr": candidate.click & candidate.conversion}  # fmt: skip
+    labels = task_labels(candidate.click, candidate.conversion)
     out = {}
     for f in focus:
         ours = focus_rows(candidate, f.scene, f.task)

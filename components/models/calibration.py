@@ -25,15 +25,19 @@ IDENTITY_SPAN = 20.0  # an unfitted map: the identity on [-20, 20], extrapolated
 TASK_ORDER = ("ctr", "cvr")  # the maps' second index (models.base.TASKS)
 
 
+def _identity() -> Tensor:
+    """The knots of an unfitted map (xs and ys alike): the identity on [-20, 20]."""
+    return torch.linspace(-IDENTITY_SPAN, IDENTITY_SPAN, KNOTS)
+
+
 class Calibrator(nn.Module):
     """Maps [S, T, KNOTS] as buffers: saved in the bundle, warm-started, not trained by SGD."""
 
     def __init__(self, scenes: int):
         super().__init__()
-        line = torch.linspace(-IDENTITY_SPAN, IDENTITY_SPAN, KNOTS)
         shape = (scenes, len(TASK_ORDER), KNOTS)
-        self.register_buffer("xs", line.expand(shape).clone())
-        self.register_buffer("ys", line.expand(shape).clone())
+        self.register_buffer("xs", _identity().expand(shape).clone())
+        self.register_buffer("ys", _identity().expand(shape).clone())
 
     def forward(self, logits: dict[str, Tensor], scene: int) -> dict[str, Tensor]:
         """Calibrated logits of one scene's rows."""
@@ -56,8 +60,7 @@ class Calibrator(nn.Module):
     @torch.no_grad()
     def reset(self) -> None:
         """Every map back to the identity (calibration switched off)."""
-        line = torch.linspace(-IDENTITY_SPAN, IDENTITY_SPAN, KNOTS)
-        self.xs.copy_(line.expand_as(self.xs)), self.ys.copy_(line.expand_as(self.ys))
+        self.xs.copy_(_identity().expand_as(self.xs)), self.ys.copy_(_identity().expand_as(self.ys))
 
     def is_identity(self) -> bool:
         """No map fitted (or calibration off): scoring skips the maps."""

@@ -23,6 +23,7 @@ from scipy.optimize import isotonic_regression
 from scipy.special import expit
 
 from components.evaluation.evaluate import logits
+from components.evaluation.metrics import calibration, equal_bins, task_labels, task_rows
 from components.features.batch import Batch
 from components.models.base import TASKS, RankingModel
 from components.models.calibration import KNOTS, MIN_SLOPE
@@ -51,7 +52,7 @@ def split_holdout(newest: Batch, share: float, generator: torch.Generator) -> tu
 
 def bins(z: np.ndarray) -> list[np.ndarray]:
     """Row indices of up to KNOTS bins of about equal size, by increasing z."""
-    return [b for b in np.array_split(np.argsort(z, kind="stable"), KNOTS) if len(b)]
+    return equal_bins(z, KNOTS)
 
 
 def knots_at(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -112,10 +113,6 @@ def fit_map(z: np.ndarray, y: np.ndarray, method: str) -> tuple[np.ndarray, np.n
     return xs, monotone(xs, ys)
 
 
-def _ratio(y: np.ndarray, z: np.ndarray) -> float:
-    return float(expit(z).sum() / y.sum()) if y.sum() else float("nan")
-
-
 def calibrate(
     model: RankingModel, holdout: Batch, scenes: tuple[str, ...], method: str, min_positives: int
 ) -> list[MapFit]:
@@ -123,12 +120,12 @@ def calibrate(
     raw = {t: v.double().numpy() for t, v in logits(model, holdout, calibrated=False).items()}
     scene = holdout.scene.numpy()
     click, conversion = holdout.click.numpy() > 0, holdout.conversion.numpy() > 0
+    labels = task_labels(click, conversion)
     fits = []
     for s, name in enumerate(scenes):
         for task in TASKS:
-            rows = (scene == s) & (click if task == "cvr" else True)
-            y = (conversion if task == "cvr" else click)[rows].astype(float)
-            z = raw[task][rows]
+            rows = task_rows(scene, click, s, task)
+            y, z = labels[task][rows].astype(float), raw[task][rows]
             positives = int(y.sum())
             enough = min(positives, len(y) - positives) >= min_positives
             if enough:
@@ -136,6 +133,6 @@ def calibrate(
                 model.calibration.set(s, task, torch.from_numpy(xs), torch.from_numpy(ys))
             with torch.no_grad():
                 after = model.calibration.apply(torch.from_numpy(z).float(), s, task).double()
-            fits.append(MapFit(name, task, method, len(y), positives, enough,
-                               _ratio(y, z), _ratio(y, after.numpy())))  # fmt: skip
+            before, mapped = calibration(y, expit(z)), calibration(y, expit(after.numpy()))
+            fits.append(MapFit(name, task, method, len(y), positives, enough, before, mapped))
     return fits
