@@ -22,9 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import multiprocessing
+import os
 import resource
+import select
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -173,6 +177,33 @@ class CompareError(RuntimeError):
     """A contender's process died (killed, out of memory): named, in one line."""
 
 
+def _die_with(parent: int) -> None:
+    """A contender's process ends with the bake-off's (killed included), instead of training
+    on for an hour unseen. Its parent is the forkserver, which lives as long as any child
+    does, so the parent-death signal cannot say it: a daemon thread waits for the bake-off's
+    process to exit (a pidfd on Linux; a 1 s poll elsewhere), then kills this process."""
+
+    def watch() -> None:
+        try:
+            select.select([os.pidfd_open(parent)], [], [])
+        except ProcessLookupError:  # gone already
+            pass
+        except (AttributeError, OSError):  # no pidfd: poll
+            while _alive(parent):
+                time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="mtms-die-with-bake-off", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def isolated(fn, *args, what: str = "a bake-off run"):
     """fn(*args) in a fresh process (own peak RSS; no torch state shared with the caller)."""
     context = multiprocessing.get_context("forkserver")
@@ -182,7 +213,9 @@ def isolated(fn, *args, what: str = "a bake-off run"):
     preload = ["torch", "torch._dynamo", "components.training.chain",
                "components.evaluation.evaluate", __name__]  # fmt: skip
     context.set_forkserver_preload(preload)
-    with ProcessPoolExecutor(1, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        1, mp_context=context, initializer=_die_with, initargs=(os.getpid(),)
+    ) as pool:
         try:
             return pool.submit(fn, *args).result()
         except BrokenProcessPool:

@@ -5,6 +5,10 @@ import json
 import math
 import os
 import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +17,7 @@ from cli.main import main
 from components.evaluation.compare import CompareError, Contender, contenders, isolated, run_chain
 from components.evaluation.compare_stats import Table, bootstrap_ci, verdict
 from components.models.base import ModelError
-from tests.helpers import aliccp_workspace, write_params
+from tests.helpers import REPO, aliccp_workspace, write_params
 
 
 def test_the_bootstrap_interval_covers_the_true_mean_about_95_percent_of_the_time():
@@ -122,6 +126,50 @@ def test_a_contender_whose_process_dies_is_one_named_error():
     with pytest.raises(CompareError, match="^seed 7, m2m: its process died") as err:
         isolated(_killed, what="seed 7, m2m")
     assert "\n" not in str(err.value)
+
+
+def _sleeper(path: str) -> None:
+    """A contender that says who it is, then trains (sleeps) for five minutes."""
+    Path(path).write_text(str(os.getpid()))
+    time.sleep(300)
+
+
+ORPHAN = """
+import sys
+from components.evaluation.compare import isolated
+from tests.components.evaluation.test_compare import _sleeper
+isolated(_sleeper, sys.argv[1])
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = open(f"/proc/{pid}/stat").read()  # a zombie (reaped later by init) is gone too
+    return stat.split(")")[-1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_a_contender_dies_with_a_killed_bake_off(tmp_path):
+    """SIGKILL the bake-off's process: its contender must not train on, orphaned."""
+    pid_file = tmp_path / "child.pid"
+    parent = subprocess.Popen([sys.executable, "-c", ORPHAN, str(pid_file)], cwd=REPO)
+    try:
+        deadline = time.monotonic() + 120
+        while not pid_file.exists() or not pid_file.read_text():
+            assert parent.poll() is None and time.monotonic() < deadline, "no contender started"
+            time.sleep(0.2)
+        child = int(pid_file.read_text())
+        assert alive(child)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 30
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(child), "the contender outlived the killed bake-off"
 
 
 def test_a_model_the_data_cannot_build_fails_as_itself_across_the_process_boundary(tmp_path):
