@@ -57,6 +57,8 @@ def collect(cfg: Config) -> dict:
                 if r.error
                 else ([] if r.decision is None else r.decision.reasons),
                 "drift": None if r.drift is None else r.drift.drifted,
+                "stale": None if r.serving is None else r.serving.stale,
+                "serving_alerts": [] if r.serving is None else r.serving.alerts,
                 "version": r.version,
                 "champion": r.champion,
             }
@@ -69,6 +71,14 @@ def collect(cfg: Config) -> dict:
             "mlflow": reg.tracking_uri,
             "prefect_home": str(cfg.path("prefect")),
         },
+        "serving": next(  # as of the newest day run (a rollback since is not in it)
+            (
+                {"day": r.day.isoformat(), **r.serving.to_record()}
+                for r in reversed(every)
+                if r.serving
+            ),
+            None,
+        ),  # fmt: skip
         "next_day": (d.isoformat() if (d := runs.next_day(cfg)) else None),
         "skipped": [d.isoformat() for d in runs.skipped(cfg)],
     }
@@ -91,6 +101,11 @@ def status(console: Console, cfg: Config, as_json: bool) -> int:
         if v is not None and "health" in v:
             text += ": bundle ok" if v["health"] == "ok" else f": NOT SERVABLE: {v['health']}"
         console.print(f"{role}: {text}", markup=False, highlight=False, soft_wrap=True)
+    if (h := info["serving"]) is not None and h["age_days"] is not None:  # the newest day's
+        alerts = "; ".join(h["alerts"]) or "no alerts"
+        line = f"serving on {h['day']}: v{h['champion']} unreplaced {h['age_days']} days (max "
+        line += f"{h['max_age_days']}){' STALE' if h['stale'] else ''}: {alerts}"
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     gate = lambda x: "-" if x is None else ("pass" if x else "reject")  # noqa: E731
     drift = lambda x: "-" if x is None else ("DRIFT" if x else "no")  # noqa: E731
     rows = [

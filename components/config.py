@@ -244,6 +244,8 @@ class GateConfig(_Frozen):
     calibration_band: RatioBand
     # the paired test's confidence that the candidate is worse before it is rejected
     confidence: float = Field(default=0.95, ge=0.5, lt=1)
+    # a champion unreplaced this many days marks the day stale (an alert, never a block)
+    max_champion_age_days: int = Field(default=3, ge=1, le=365)
 
     @model_validator(mode="after")
     def _check(self) -> GateConfig:

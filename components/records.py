@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Literal
 
 from components.codec import finite
 from components.evaluation.metrics import Metrics
-from components.evaluation.promotion import Decision
+from components.evaluation.paired import FocusCalibration
+from components.evaluation.promotion import Decision, ServingHealth
 from components.monitoring.drift import DriftSummary
 from components.validation.quarantine import ValidationReport
 
@@ -77,15 +78,24 @@ class DayRecord:
     drift: DriftSummary | None = None  # the monitoring step's summary, when it ran
     error: str | None = None  # a failed day: "<step>: <one-line reason>"
     finished: str = ""  # UTC time the record was written
+    # per gate focus: candidate and champion Σp/Σy, ECE and reliability curve on the same rows
+    calibration: list[FocusCalibration] = field(default_factory=list)
+    serving: ServingHealth | None = None  # the champion's age and calibration alerts (never block)
 
     def values(self) -> dict[str, float]:
-        """The day's numbers for the monitoring project: AUC, oracle AUC and calibration per
-        scene and task, rows, and the gate's decision (1 pass, 0 reject; absent without one)."""
+        """The day's numbers for the monitoring project: AUC, oracle AUC, calibration and ECE
+        per scene and task (the champion's as champion.calibration.*, champion.ece.*), rows,
+        the champion's age, and the gate's decision (1 pass, 0 reject; absent without one)."""
         out: dict[str, float] = {"rows": float(self.rows)}
-        for m in self.candidate:
-            for key in ("auc", "oracle_auc", "calibration"):
-                if (value := finite(getattr(m, key))) is not None:
-                    out[f"{key}.{m.scene}.{m.task}"] = float(value)
+        for role, rows in (("", self.candidate), ("champion.", self.champion_metrics or [])):
+            keys = ("calibration", "ece") if role else ("auc", "oracle_auc", "calibration", "ece")
+            for m in rows:
+                for key in keys:
+                    if (value := finite(getattr(m, key))) is not None:
+                        out[f"{role}{key}.{m.scene}.{m.task}"] = float(value)
+        if self.serving is not None and self.serving.age_days is not None:
+            out["champion.age_days"] = float(self.serving.age_days)
+            out["champion.stale"] = float(self.serving.stale)
         if self.decision is not None:
             out["gate.passed"] = float(self.decision.passed)
             out["promoted"] = float(self.outcome == "promoted")

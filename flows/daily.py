@@ -85,14 +85,16 @@ def run_day(cfg: Config, day: dt.date, force: bool) -> DayRecord:
         champion=serving.number,
     )
     try:
-        return assess(cfg, registry, record, serving, force)
+        record = assess(cfg, registry, record, serving, force)
     except IN_THE_DATA as err:
         if isinstance(err, NOT_THE_DATA):
             raise
         reason = f"{steps.failed_step(err)}: {type(err).__name__}: {_first_line(err)}"
         log.warning("day %s failed: %s", day, reason)
         log.debug("day %s failed", day, exc_info=err)
-        return replace(record, outcome="failed", error=reason[:500])
+        record = replace(record, outcome="failed", error=reason[:500])
+    # a judged day has it already (its MLflow run carries it)
+    return record if record.serving else replace(record, serving=steps.health(cfg, record, serving))
 
 
 def _first_line(err: BaseException) -> str:
@@ -116,7 +118,7 @@ def assess(
     candidate = steps.candidate(cfg, registry, record.day, serving, force)
     if candidate is None:  # no validated data in the window ending T-1
         return record
-    return judge(cfg, registry, record, table, candidate, champion)
+    return judge(cfg, registry, record, table, candidate, (serving, champion))
 
 
 def judge(
@@ -125,14 +127,22 @@ def judge(
     record: DayRecord,
     table: pa.Table,
     candidate: Candidate,
-    champion: Scored | None,
+    champion: tuple[steps.Serving, Scored | None],
 ) -> DayRecord:
-    """Gate the candidate on the day's rows (paired with the champion's scores of them),
-    log the MLflow run, register, promote on a pass."""
+    """Gate the candidate on the day's rows (paired with the champion's scores of them, when
+    it scored them), log the MLflow run, register, promote on a pass."""
+    serving, scores = champion
     scored = steps.evaluate(candidate.bundle, table)
-    metrics = scored.metrics
-    decision = steps.gate(cfg, scored, record.champion_metrics, champion)
-    judged = replace(record, trained=candidate.trained, candidate=metrics, decision=decision)
+    decision = steps.gate(cfg, scored, record.champion_metrics, scores)
+    judged = replace(
+        record,
+        outcome="promoted" if decision.passed else "rejected",
+        trained=candidate.trained,
+        candidate=scored.metrics,
+        decision=decision,
+        calibration=steps.calibration(cfg, scored, scores),
+    )
+    judged = replace(judged, serving=steps.health(cfg, judged, serving))
     trained = candidate.trained
     tags = lineage(cfg, record.day, trained.through.isoformat(), trained.parent)
     run_id = steps.log_run(cfg, registry, judged, tags)
@@ -142,11 +152,11 @@ def judge(
         before = int(version.tags["replaced"]) if version.tags.get("replaced") else None
     if decision.passed:
         steps.promote(registry, version)
-    return replace(
+    done = replace(
         judged,
-        outcome="promoted" if decision.passed else "rejected",
         run_id=run_id,
         version=version.number,
         champion_before=before,
         champion=version.number if decision.passed else record.champion,
     )
+    return replace(done, serving=steps.health(cfg, done, serving))  # now with the version

@@ -25,8 +25,8 @@ from components.data.partitions import day_name, read_partition
 from components.data.versioning import VersioningError, track
 from components.evaluation.evaluate import EvaluationError, Scored, score_day
 from components.evaluation.metrics import Metrics
-from components.evaluation.paired import focus_tests
-from components.evaluation.promotion import Decision, decide
+from components.evaluation.paired import FocusCalibration, focus_calibration, focus_tests
+from components.evaluation.promotion import Decision, ServingHealth, decide, serving_health
 from components.lineage import params_hash, run_metrics, run_params
 from components.models import bundle as bundles
 from components.models.bundle import Bundle, BundleError
@@ -223,6 +223,24 @@ def gate(
 
 
 @task(**STEP)
+def calibration(cfg: Config, candidate: Scored, champion: Scored | None) -> list[FocusCalibration]:
+    """Candidate and champion Σp/Σy, ECE and reliability curve per focus on the same rows."""
+    with timed("gate"):
+        return focus_calibration(cfg.gate.focus, candidate, champion)
+
+
+def health(cfg: Config, record: DayRecord, serving: Serving) -> ServingHealth:
+    """The champion serving after the day (a promoted candidate, or the one that served) and
+    the served one's calibration on the day: stale and miscalibration alerts."""
+    champion, through = serving.number, None
+    if serving.version is not None:
+        through = dt.date.fromisoformat(serving.version.day)
+    if record.outcome == "promoted" and record.trained is not None:  # version: once registered
+        champion, through = record.version, record.trained.through
+    return serving_health(cfg.gate, record.day, champion, through, record.champion_metrics)
+
+
+@task(**STEP)
 def monitor(
     cfg: Config, day: dt.date, table: pa.Table, champion: Bundle | None
 ) -> DriftSummary | None:
@@ -257,7 +275,7 @@ def tidy(cfg: Config) -> list[str]:
 @task(**IO)
 def log_run(cfg: Config, reg: Registry, record: DayRecord, tags: dict[str, str]) -> str:
     """One MLflow run per day: params, metrics of both models and of drift, the decision,
-    lineage."""
+    both models' calibration per focus, the champion's age and alerts, lineage."""
     with timed("log_run"):
         trained, decision = record.trained, record.decision
         parent = next((v for v in reg.versions() if v.checksum == trained.parent_checksum), None)
@@ -269,6 +287,13 @@ def log_run(cfg: Config, reg: Registry, record: DayRecord, tags: dict[str, str])
         numbers = run_metrics("candidate", record.candidate)
         numbers |= run_metrics("champion", record.champion_metrics or [])
         artifacts = {"gate.json": codec.dumps(decision), "trained.json": codec.dumps(trained)}
+        if record.calibration:  # both models' reliability curves per focus, on the same rows
+            artifacts["calibration.json"] = codec.dumps(record.calibration)
+        if (health := record.serving) is not None:
+            tags |= {"stale": "yes" if health.stale else "no",
+                     "serving_alerts": "; ".join(health.alerts)[:4000] or "none"}  # fmt: skip
+            if health.age_days is not None:
+                numbers["champion.age_days"] = float(health.age_days)
         if record.drift is not None:  # as docs/monitoring.md promises
             numbers |= record.drift.mlflow_metrics()
             artifacts["drift.json"] = codec.dumps(record.drift)

@@ -1,4 +1,5 @@
-"""Paired comparison of two models' AUCs on the same rows: DeLong's test.
+"""Candidate and champion on the same rows: DeLong's paired AUC test, and both models'
+calibration (Σp/Σy, ECE, reliability curve) per gate focus.
 
 DeLong, DeLong & Clarke-Pearson (1988), in the O(N log N) form of Sun & Xu (2014). Each
 model's AUC is a mean of placements; for m positives X and n negatives Y,
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.stats import norm, rankdata
 
-from components.evaluation.metrics import task_labels, task_rows
+from components.evaluation.metrics import calibration, ece, reliability, task_labels, task_rows
 
 if TYPE_CHECKING:
     from components.config import Focus
@@ -83,19 +84,71 @@ def focus_rows(scored: Scored, scene: str, task: str) -> np.ndarray:
     return np.flatnonzero(task_rows(scored.scene, scored.click, scene, task))
 
 
+def shared_rows(
+    f: Focus, candidate: Scored, champion: Scored
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, candidate's, champion's probabilities) of a focus's day rows that both scored
+    (a champion without the scene scored none of them)."""
+    ours = focus_rows(candidate, f.scene, f.task)
+    theirs = focus_rows(champion, f.scene, f.task)
+    _, i, j = np.intersect1d(candidate.rows[ours], champion.rows[theirs],
+                             assume_unique=True, return_indices=True)  # fmt: skip
+    y = task_labels(candidate.click, candidate.conversion)[f.task][ours[i]]
+    return y, candidate.probs[f.task][ours[i]], champion.probs[f.task][theirs[j]]
+
+
 def focus_tests(
     focus: tuple[Focus, ...], candidate: Scored, champion: Scored, confidence: float
 ) -> dict[str, PairedAUC | None]:
     """DeLong's test of candidate vs champion on each focus's rows that both scored."""
-    labels = task_labels(candidate.click, candidate.conversion)
     out = {}
     for f in focus:
-        ours = focus_rows(candidate, f.scene, f.task)
-        theirs = focus_rows(champion, f.scene, f.task)
-        # the same table rows in both (a champion without the scene scored none of them)
-        shared, i, j = np.intersect1d(candidate.rows[ours], champion.rows[theirs],
-                                      assume_unique=True, return_indices=True)  # fmt: skip
-        y = labels[f.task][ours[i]]
-        a, b = candidate.probs[f.task][ours[i]], champion.probs[f.task][theirs[j]]
-        out[f"{f.scene}/{f.task}"] = delong(y, a, b, confidence) if len(shared) else None
+        y, a, b = shared_rows(f, candidate, champion)
+        out[f"{f.scene}/{f.task}"] = delong(y, a, b, confidence) if len(y) else None
+    return out
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """One model's calibration on a focus's rows."""
+
+    ratio: float  # Σp/Σy (NaN without positives)
+    ece: float  # expected calibration error over the curve's bins
+    curve: list[dict]  # reliability: per equal-size bin its rows, mean predicted, observed rate
+
+
+@dataclass(frozen=True)
+class FocusCalibration:
+    """Candidate and champion calibration of one gate focus on the same rows of the day."""
+
+    focus: str  # "scene/task"
+    rows: int
+    positives: int
+    candidate: Calibrated
+    champion: Calibrated | None  # None: no champion scored the day
+
+
+def _calibrated(labels: np.ndarray, probs: np.ndarray, bins: int) -> Calibrated:
+    return Calibrated(calibration(labels, probs), ece(labels, probs, bins),
+                      reliability(labels, probs, bins))  # fmt: skip
+
+
+def focus_calibration(
+    focus: tuple[Focus, ...], candidate: Scored, champion: Scored | None, bins: int = 10
+) -> list[FocusCalibration]:
+    """Each focus's calibration of the candidate and the champion on the rows both scored
+    (the candidate's own rows when there is no champion)."""
+    out = []
+    for f in focus:
+        if champion is None:
+            rows = focus_rows(candidate, f.scene, f.task)
+            y = task_labels(candidate.click, candidate.conversion)[f.task][rows]
+            a, b = candidate.probs[f.task][rows], None
+        else:
+            y, a, b = shared_rows(f, candidate, champion)
+        if not len(y):
+            continue
+        theirs = None if b is None else _calibrated(y, b, bins)
+        out.append(FocusCalibration(f"{f.scene}/{f.task}", len(y), int(y.sum()),
+                                    _calibrated(y, a, bins), theirs))  # fmt: skip
     return out

@@ -7,10 +7,17 @@ on the same rows by DeLong's paired test at `gate.confidence` and never more tha
 champion's scores of the rows (only its metrics), the hard cap alone judges. The first
 model of an empty registry is judged on the floors only: there is nothing to regress
 from, and serving a model beats serving none.
+
+One exception to the hard cap: when the champion's own calibration left the band on the
+day while the candidate's is inside it, a drop the paired test does not find significant
+is accepted (the champion is mispricing, and the data cannot tell the two rankings
+apart); the check's detail says so. Staleness and the champion's calibration are also
+reported as alerts on the day (`serving_health`): they mark it, they never block.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -71,17 +78,22 @@ def _floors(f: Focus, m: Metrics) -> list[tuple[str, bool, str]]:
     ]
 
 
+def _in_band(m: Metrics | None, band: tuple[float, float]) -> bool:
+    return m is not None and not _nan(m.calibration) and band[0] <= m.calibration <= band[1]
+
+
 def _calibration(m: Metrics, band: tuple[float, float]) -> tuple[str, bool, str]:
-    low, high = band
-    inside = not _nan(m.calibration) and low <= m.calibration <= high
-    return "calibration", inside, f"calibration {m.calibration:.3f}, band [{low}, {high}]"
+    detail = f"calibration {m.calibration:.3f}, band [{band[0]}, {band[1]}]"
+    return "calibration", _in_band(m, band), detail
 
 
 def _regression(
-    f: Focus, m: Metrics, champ: Metrics | None, test: PairedAUC | None
+    f: Focus, m: Metrics, champ: Metrics | None, test: PairedAUC | None, band: tuple[float, float]
 ) -> tuple[str, bool, str]:
     """The candidate's AUC against the champion's on the same rows: worse by the paired
-    test at the gate's confidence, or by more than the hard cap `max_auc_drop`, fails."""
+    test at the gate's confidence, or by more than the hard cap `max_auc_drop`, fails;
+    the cap is waived for a non-significant drop when the champion's calibration is out of
+    the band and the candidate's in it."""
     if champ is None or _nan(champ.auc):  # the champion cannot score this focus: nothing to lose
         why = "no champion AUC on this focus (its bundle failed to load, or it has no such scene)"
         return "regression", True, why
@@ -99,7 +111,13 @@ def _regression(
         f"{test.upper:+.4f}), p(worse) {test.p_worse:.3g} {'<' if worse else '>='} "
         f"{alpha:.3g}; hard cap: drop {f.max_auc_drop}"
     )
-    return "regression", not (worse or capped), detail
+    waived = capped and not worse and not _in_band(champ, band) and _in_band(m, band)
+    if waived:
+        detail += (
+            f" waived: the champion's calibration {champ.calibration:.3f} is outside the band, "
+            f"the candidate's {m.calibration:.3f} inside, and the drop is not significant"
+        )
+    return "regression", not (worse or capped) or waived, detail
 
 
 def decide(
@@ -124,7 +142,65 @@ def decide(
         if champion is not None:  # a first model is judged on the floors only
             found += [
                 _calibration(m, gate.calibration_band),
-                _regression(f, m, theirs.get((f.scene, f.task)), (paired or {}).get(name)),
+                _regression(
+                    f,
+                    m,
+                    theirs.get((f.scene, f.task)),
+                    (paired or {}).get(name),
+                    gate.calibration_band,
+                ),
             ]
         checks += [GateCheck(name, *c) for c in found]
     return Decision(all(c.passed for c in checks), tuple(checks), champion is None)
+
+
+@dataclass(frozen=True)
+class ServingHealth:
+    """The serving champion on the day: how long it has gone unreplaced, and where its own
+    calibration left the band. Alerts: they mark the day, they never block."""
+
+    champion: int | None  # the version serving after the day's run
+    trained_through: dt.date | None  # the last day of its training data
+    age_days: int | None  # days it has served unreplaced: the day minus the day after its data
+    max_age_days: int  # gate.max_champion_age_days
+    miscalibrated: tuple[str, ...] = ()  # "scene/task Σp/Σy x outside [lo, hi]": the day's champion
+
+    DERIVED = ("stale", "alerts")
+
+    @property
+    def stale(self) -> bool:
+        return self.age_days is not None and self.age_days >= self.max_age_days
+
+    @property
+    def alerts(self) -> list[str]:
+        out = [f"champion calibration {m}" for m in self.miscalibrated]
+        if self.stale:
+            out.insert(0, f"stale champion: v{self.champion} has served {self.age_days} days "
+                          f"unreplaced (trained through {self.trained_through}; max "
+                          f"{self.max_age_days})")  # fmt: skip
+        return out
+
+    def to_record(self) -> dict:
+        return encode(self)
+
+
+def serving_health(
+    gate: GateConfig,
+    day: dt.date,
+    champion: int | None,
+    trained_through: dt.date | None,
+    champion_metrics: list[Metrics] | None,
+) -> ServingHealth:
+    """The champion serving after day `day`'s run (`champion`, its data ending
+    `trained_through`), and the calibration of the one that served the day."""
+    age = None if trained_through is None else max((day - trained_through).days - 1, 0)
+    theirs = {(m.scene, m.task): m for m in champion_metrics or []}
+    low, high = gate.calibration_band
+    off = tuple(
+        f"{f.scene}/{f.task} Σp/Σy {m.calibration:.3f} outside [{low}, {high}]"
+        for f in gate.focus
+        if (m := theirs.get((f.scene, f.task))) is not None
+        and not _nan(m.calibration)
+        and not _in_band(m, gate.calibration_band)
+    )
+    return ServingHealth(champion, trained_through, age, gate.max_champion_age_days, off)

@@ -1,7 +1,8 @@
-"""Inline SVG charts over days: plain strings, no plotting library, no script, so a page opens
-offline and from file://. The look follows docs/learning_curve.svg (white ground, light grid,
-solid/dashed/dotted lines). Every point and bar carries `data-day` and `data-value` (the value
-as its tooltip writes it), so tests and browser checks find exactly what was drawn."""
+"""Inline SVG charts over days, and the reliability curve (predicted vs observed): plain
+strings, no plotting library, no script, so a page opens offline and from file://. The look
+follows docs/learning_curve.svg (white ground, light grid, solid/dashed/dotted lines). Every
+point and bar carries `data-value` (the value as its tooltip writes it; day charts also
+`data-day`), so tests and browser checks find exactly what was drawn."""
 
 from __future__ import annotations
 
@@ -310,3 +311,66 @@ def bar_chart(frame: Frame, name: str, values: dict[str, float], fmt: str = ",.0
             )
         )
     return "\n".join([*out, "</svg>"])
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A reliability curve: per bin (rows, mean predicted, observed rate)."""
+
+    name: str
+    bins: list[dict]  # {"rows", "predicted", "observed"}, by increasing predicted
+    colour: str
+    dash: str = ""
+
+
+def reliability_chart(chart_id: str, title: str, curves: list[Curve]) -> str:
+    """Observed rate against mean predicted probability per bin, on equal axes with the
+    diagonal a calibrated model lies on; each point's tooltip gives its bin's rows."""
+    values = [b[k] for c in curves for b in c.bins for k in ("predicted", "observed")]
+    ticks = nice_ticks(0.0, max(values, default=1.0) or 1.0, floor_zero=True)
+    legend = [(c.name, key(c.colour, c.dash)) for c in curves]
+    legend.append(("calibrated (y = x)", key("#999", "2,3")))
+    frame = Frame(chart_id, title, "observed rate", (), {})
+    parts, bottom = _legend(frame, legend)
+    top, base, right = bottom + 14, float(H - BOTTOM), float(W - RIGHT)
+    scale = lambda lo, hi, v: lo + (v - ticks[0]) * (hi - lo) / (ticks[-1] - ticks[0])  # noqa: E731
+    x = lambda v: scale(float(LEFT), right, v)  # noqa: E731
+    y = lambda v: scale(base, top, v)  # noqa: E731
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(chart_id)}" class="chart"'
+        f' viewBox="0 0 {W} {H}" font-size="11" role="img">',
+        tip(title),
+        el("rect", width=W, height=H, fill="white"),
+        el("text", escape(title), x=LEFT, y=16, font_size=13, font_weight="bold"),
+        *parts,
+    ]
+    for t in ticks:
+        out += [
+            el("line", x1=LEFT, x2=right, y1=y(t), y2=y(t), stroke="#ddd"),
+            el("text", f"{t:g}", x=LEFT - 4, y=y(t) + 4, text_anchor="end"),
+            el("text", f"{t:g}", x=x(t), y=base + 16, text_anchor="middle"),
+        ]
+    diagonal = dict(x1=x(ticks[0]), y1=y(ticks[0]), x2=x(ticks[-1]), y2=y(ticks[-1]))
+    out.append(el("line", **diagonal, stroke="#999", stroke_dasharray="2,3"))
+    for c in curves:
+        path = "".join(
+            f"{'L' if i else 'M'}{x(b['predicted']):.1f} {y(b['observed']):.1f}"
+            for i, b in enumerate(c.bins)
+        )
+        out.append(el("path", d=path or "M0 0", fill="none", stroke=c.colour, stroke_width=1.8,
+                      stroke_dasharray=c.dash or None))  # fmt: skip
+        for b in c.bins:
+            text = f"{c.name}: predicted {b['predicted']:.4f}, observed {b['observed']:.4f}"
+            out.append(el("circle", tip(f"{text} ({b['rows']:,} rows)"), class_="bin",
+                          data_series=c.name, data_value=f"{b['observed']:.4f}",
+                          cx=x(b["predicted"]), cy=y(b["observed"]), r=3.2, fill=c.colour,
+                          stroke="white"))  # fmt: skip
+    out += [
+        el("line", x1=LEFT, x2=right, y1=base, y2=base, stroke="#555"),
+        el("text", "mean predicted probability", x=(LEFT + right) / 2, y=H - 6,
+           text_anchor="middle"),
+        el("text", "observed rate", transform=f"translate(13 {(top + base) / 2:.1f}) rotate(-90)",
+           text_anchor="middle"),
+        "</svg>",
+    ]  # fmt: skip
+    return "\n".join(out)

@@ -230,12 +230,29 @@ def _model_panels(cfg: Config, extra: dict[str, float]) -> list:
         for t in tasks
     }
     gate = {"gate passed": "gate.passed", "promoted": "promoted"}
+    focus = [f"{f.scene}.{f.task}" for f in cfg.gate.focus]
+    calibration = {  # candidate and champion on the same day's rows, per gate focus
+        key: {
+            **{k.replace(".", "/"): f"{key}.{k}" for k in focus},
+            **{f"{k.replace('.', '/')} champion": f"champion.{key}.{k}" for k in focus},
+        }
+        for key in ("calibration", "ece")
+    }
+    age = {"days unreplaced": "champion.age_days", "stale (1)": "champion.stale"}
     out = [
         _panel("line_plot", f"{t.upper()} AUC per scene vs oracle", _named(auc[t]), MODEL_TAG)
         for t in tasks
     ]
     out.append(_panel("bar_plot", "Gate decisions", _named(gate), MODEL_TAG))
-    shown = {n for names in (*auc.values(), gate) for n in names.values()}
+    out += [
+        _panel("line_plot", "Calibration Σp/Σy: candidate vs champion",
+               _named(calibration["calibration"]), MODEL_TAG),
+        _panel("line_plot", "Expected calibration error: candidate vs champion",
+               _named(calibration["ece"]), MODEL_TAG),
+        _panel("line_plot", "Champion age", _named(age), MODEL_TAG),
+    ]  # fmt: skip
+    shown = {n for names in (*auc.values(), gate, *calibration.values(), age)
+             for n in names.values()}  # fmt: skip
     groups: dict[str, dict[str, str]] = {}
     for name in sorted(set(extra) - shown):
         groups.setdefault(name.split(".")[0], {})[name] = name

@@ -18,7 +18,16 @@ from components.codec import finite
 from components.config import Config, Focus
 from components.data.partitions import day_name
 from components.evaluation.metrics import Metrics
-from components.monitoring.charts import Frame, Series, bar_chart, el, key, line_chart
+from components.monitoring.charts import (
+    Curve,
+    Frame,
+    Series,
+    bar_chart,
+    el,
+    key,
+    line_chart,
+    reliability_chart,
+)
 from components.records import DayRecord
 
 CANDIDATE, CHAMPION, ORACLE, DRIFT = "#1f77b4", "#ff7f0e", "#555555", "#9467bd"
@@ -79,6 +88,8 @@ def header(cfg: Config, records: list[DayRecord]) -> str:
     count = Counter(r.outcome for r in records)
     champion = f"v{last.champion}" if last and last.champion is not None else "none"
     alerts = sum(bool(r.drift and r.drift.drifted) for r in records)
+    health = last.serving if last else None
+    age = "-" if health is None or health.age_days is None else f"{health.age_days} d"
     tiles = [
         ("champion", "champion", champion),
         ("days", "days run", len(records)),
@@ -86,6 +97,7 @@ def header(cfg: Config, records: list[DayRecord]) -> str:
         *((o, o, count[o]) for o in ("promoted", "rejected", "quarantined")),
         *((("failed", "failed", count["failed"]),) if count["failed"] else ()),
         ("alerts", "drift alerts", alerts),
+        ("alerts" if health and health.stale else "age", "champion age", age),
     ]
     focus = ", ".join(f"{f.scene}/{f.task}" for f in cfg.gate.focus)
     return (
@@ -133,9 +145,11 @@ def charts(cfg: Config, records: list[DayRecord]) -> str:
             ),
             section(
                 "Calibration",
-                "candidate Σp/Σy; the shaded band is what the gate accepts",
+                "solid: candidate Σp/Σy, dashed: champion (same rows); the shaded band is what "
+                "the gate accepts",
                 calibration,
             ),
+            reliability(records),
             section(
                 "Drift and data volume",
                 f"{marks}; red points: drifted days",
@@ -151,14 +165,40 @@ def calibration_chart(
     """Candidate Σp/Σy of one focus over days, over the band the gate accepts."""
     low, high = band
     ratio = by_day(records, lambda r: metric(r.candidate, f, "calibration"))
+    theirs = by_day(records, lambda r: metric(r.champion_metrics, f, "calibration"))
     return line_chart(
         frame(
             f"chart-calibration-{f.scene}-{f.task}", f"calibration {f.scene}/{f.task}", "Σp / Σy"
         ),
-        [Series("candidate", ratio, CANDIDATE, fmt=".3f")],
+        [
+            Series("candidate", ratio, CANDIDATE, fmt=".3f"),
+            Series("champion", theirs, CHAMPION, "6,4", fmt=".3f"),
+        ],
         band=band,
         keys=[(f"gate band {low}–{high}", key("#2ca02c", box=True))],
     )
+
+
+def reliability(records: list[DayRecord]) -> str:
+    """The newest judged day's reliability curves per focus, candidate and champion on the
+    same rows (nothing before a day is judged)."""
+    last = next((r for r in reversed(records) if r.calibration), None)
+    if last is None:
+        return ""
+    charts = []
+    for c in last.calibration:
+        curves = [Curve("candidate", c.candidate.curve, CANDIDATE)]
+        if c.champion is not None:
+            curves.append(Curve("champion", c.champion.curve, CHAMPION, "6,4"))
+        ece = " / ".join(f"{m.ece:.4f}" for m in (c.candidate, c.champion) if m is not None)
+        chart_id = f"chart-reliability-{c.focus.replace('/', '-')}"
+        charts.append(reliability_chart(chart_id, f"reliability {c.focus} (ECE {ece})", curves))
+    note = (
+        f"{last.day}: observed rate against mean predicted probability in 10 equal-size bins, "
+        "candidate (solid) and champion (dashed) on the same rows; ECE is the rows-weighted "
+        "mean gap to the diagonal, candidate / champion"
+    )
+    return section("Reliability of the newest judged day", note, charts)
 
 
 def drift_charts(cfg: Config, frame: Callable[..., Frame], records: list[DayRecord]) -> list[str]:
@@ -251,7 +291,7 @@ def day_row(cfg: Config, r: DayRecord, folder: Path) -> str:
             class_="gate",
             title="\n".join(reasons) or None,
         ),
-        el("td", f"{before}v{r.champion}" if r.champion is not None else "-"),
+        champion_cell(r, before),
         drift_cell(r),
         el("td", links(r, folder) or "-"),
     ]
@@ -264,6 +304,23 @@ def auc_cell(r: DayRecord, f: Focus) -> str:
     text = lambda x, n=4: "-" if x is None else f"{x:.{n}f}"  # noqa: E731
     title = f"candidate {text(cand)}, champion {text(champ)}, oracle {text(oracle)}"
     return el("td", f"{text(cand, 3)} / {text(oracle, 3)}", title=title)
+
+
+def champion_cell(r: DayRecord, before: str) -> str:
+    """The champion after the day; STALE (red) past gate.max_champion_age_days, and its
+    age and calibration alerts in the tooltip."""
+    if r.champion is None:
+        return el("td", "-")
+    h = r.serving
+    alerts = h.alerts if h else []
+    age = f"served {h.age_days} days unreplaced" if h and h.age_days is not None else ""
+    if h and h.stale:
+        flag = ' <span class="drift">STALE</span>'
+    elif alerts:  # the served champion's calibration left the band on the day
+        flag = f' <span class="why">{len(alerts)} alert{"s" if len(alerts) > 1 else ""}</span>'
+    else:
+        flag = ""
+    return el("td", f"{before}v{r.champion}{flag}", title="\n".join([age, *alerts]).strip() or None)
 
 
 def drift_cell(r: DayRecord) -> str:

@@ -105,13 +105,11 @@ def train_day(
     encoder, config = _start_from(cfg, previous)
     start = time.perf_counter()
     blocks = _encode_window(cfg, encoder, days, previous)
+    late = _parents_holdout(cfg, encoder, days, previous)
     encode_seconds = time.perf_counter() - start
     seed = day_seed(cfg.seed, day, name)
-    holdout = None
-    if cfg.train.calibration != "none":  # the newest day's held-out rows: never trained on
-        split = torch.Generator().manual_seed(day_seed(cfg.seed, day, f"{name}/holdout"))
-        blocks[-1], holdout = split_holdout(blocks[-1], cfg.train.calibration_holdout, split)
-    data = Batch.concat(blocks)
+    blocks[-1], holdout, held = _hold_out(cfg, name, day, blocks[-1])
+    data = Batch.concat(([late] if late is not None else []) + blocks)
     if len(data) == 0:
         raise NoTrainingRows(f"no rows of scenes {list(encoder.scenes)} to train on for {day}")
     model = bundles.build(name, encoder, config, seed)
@@ -125,6 +123,8 @@ def train_day(
         "parent": previous.meta.get("checksum") if previous else None,
         "stages": [{**asdict(s), "samples_per_s": s.samples_per_s} for s in stages],
         "calibration": [asdict(f) for f in fits],
+        "holdout": held,  # how the newest day was split: tomorrow trains on the held-out rows
+        "late_rows": 0 if late is None else len(late),  # the parent's held-out rows, trained on
         **_scene_rows(encoder, data, previous),
     }
     trained = Bundle(name, config, encoder, model, meta)
@@ -132,6 +132,39 @@ def train_day(
     trained.meta["checksum"] = bundles.save(trained, path)
     result = TrainedDay(day, days, len(data), path, stages, warm, encode_seconds, tuple(fits))
     return trained, result
+
+
+def _hold_out(
+    cfg: Config, name: str, day: dt.date, newest: Batch
+) -> tuple[Batch, Batch | None, dict | None]:
+    """(rows to train on, rows held out for the calibration stage, how they were split);
+    nothing is held out when train.calibration is none."""
+    if cfg.train.calibration == "none":
+        return newest, None, None
+    share, seed = cfg.train.calibration_holdout, day_seed(cfg.seed, day, f"{name}/holdout")
+    train, holdout = split_holdout(newest, share, torch.Generator().manual_seed(seed))
+    return train, holdout, {"share": share, "seed": seed, "of": len(newest)}
+
+
+def _parents_holdout(
+    cfg: Config, encoder: Encoder, days: list[dt.date], previous: Bundle | None
+) -> Batch | None:
+    """The rows the parent held out of its newest day to fit its calibration maps, to train
+    on today: calibration then costs no training data, only a day's delay on a tenth of a
+    day. None when the parent held nothing out, its day is in today's window already, its
+    partition is gone, or its rows encode differently now (scenes added): then the split
+    could not be redone exactly."""
+    held = previous.meta.get("holdout") if previous is not None else None
+    if not held:
+        return None
+    newest = dt.date.fromisoformat(previous.meta["day"])
+    if newest in days or newest not in set(list_days(cfg.path("raw"))):
+        return None
+    block = encoder.encode(read_partition(cfg.path("raw"), newest))[0]
+    if len(block) != held["of"]:
+        return None
+    split = torch.Generator().manual_seed(held["seed"])
+    return split_holdout(block, held["share"], split)[1]
 
 
 def _calibrate(

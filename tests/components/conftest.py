@@ -18,12 +18,15 @@ TINY = {
     },
     "model": {"embedding_dim": 4, "tower": [8], "ranking": [8]},
     "validation": {"min_rows": 100},
+    # calibrated, so scoring, the pyfunc and the server are checked through the maps
+    "train": {"calibration": "platt", "calibration_holdout": 0.3, "calibration_min_positives": 10},
 }  # fmt: skip
 
 
 @pytest.fixture(scope="session")
 def tiny_world(tmp_path_factory) -> tuple[Config, list[Path]]:
-    """Three simulated days and the bundles of days 0 and 1 (day 1 warm-started).
+    """Three simulated days and the bundles of days 0 and 1 (day 1 warm-started, both with
+    Platt maps on the scenes with enough held-out positives).
 
     Shared by the scoring and registry tests: treat the days and bundles as read-only.
     """

@@ -66,6 +66,13 @@ def test_promote_reject_quarantine_and_rollback(tmp_path, sim_days, capsys):
     assert logged.tags["drift"] == ("yes" if second.drift.drifted else "no")
     assert logged.metrics["drift.share"] == pytest.approx(second.drift.drift_share)
     assert logged.tags["parent_version"] == str(first.version)
+    # both models' calibration per focus on the same rows, in the record and the run
+    assert {c.focus for c in second.calibration} == {f"{f.scene}/{f.task}" for f in cfg.gate.focus}
+    assert all(c.champion is not None and len(c.candidate.curve) == 10 for c in second.calibration)
+    artifacts = {a.path for a in MlflowClient(registry.tracking_uri).list_artifacts(second.run_id)}
+    assert "calibration.json" in artifacts
+    assert second.serving.champion == second.version and second.serving.age_days == 0
+    assert logged.tags["stale"] == "no" and logged.metrics["champion.age_days"] == 0
 
     # a rerun of a finished day returns its record: no second version, no promotion
     versions = len(registry.versions())
@@ -77,7 +84,9 @@ def test_promote_reject_quarantine_and_rollback(tmp_path, sim_days, capsys):
     rewrite_day(cfg, day(3), lambda t: corrupt_table(t, "nulls", 0))
     assert run(params, 3).outcome == "quarantined"
     assert (cfg.path("quarantine") / f"day={day(3)}").is_dir()
-    assert run(params, 4).outcome == "no-training-data"
+    assert runs.load_record(cfg, day(3)).serving is None  # the registry is not read
+    idle = run(params, 4)
+    assert idle.outcome == "no-training-data" and idle.serving.age_days == 2  # since day 2
     assert registry.champion().number == second.version and len(registry.versions()) == versions
 
     # day 4's logs lost their labels' alignment (passes validation: the rates are intact):
@@ -90,6 +99,11 @@ def test_promote_reject_quarantine_and_rollback(tmp_path, sim_days, capsys):
     assert bad.trained.parent.endswith(f"day={day(1)}.pt")  # the last good bundle
     assert registry.champion().number == second.version
     assert len(registry.versions()) == versions + 1  # registered, not promoted
+    # day 2's champion (data through day 1) is unreplaced on days 3, 4, 5: stale, never a block
+    assert bad.serving.champion == second.version and bad.serving.age_days == 3
+    assert bad.serving.stale == (cfg.gate.max_champion_age_days <= 3)
+    stale = MlflowClient(registry.tracking_uri).get_run(bad.run_id).data.tags["stale"]
+    assert stale == ("yes" if bad.serving.stale else "no")
 
     # rollback: champion back to day 1's model, which loads and scores
     assert main(["--params", str(params), "rollback"]) == 0
@@ -103,6 +117,8 @@ def test_promote_reject_quarantine_and_rollback(tmp_path, sim_days, capsys):
     text = capsys.readouterr().out
     assert f"champion: v{first.version} (trained through {day(0)}, run day {day(1)})" in text
     assert status["champion"]["version"] == first.version
+    assert status["serving"]["age_days"] == 3 and status["days"][-1]["stale"] == bad.serving.stale
+    assert f"serving on {day(5)}: v{second.version} unreplaced 3 days" in text
     assert [d["outcome"] for d in status["days"]] == [
         "no-training-data", "promoted", "promoted", "quarantined", "no-training-data", "rejected"
     ]  # fmt: skip

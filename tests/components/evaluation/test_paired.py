@@ -1,10 +1,14 @@
-"""DeLong's paired AUC test: against its definition, and against a simulation of its null."""
+"""DeLong's paired AUC test: against its definition, and against a simulation of its null;
+both models' calibration on the same rows."""
 
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from components.evaluation.paired import delong
+from components.config import Focus
+from components.evaluation.evaluate import Scored
+from components.evaluation.metrics import calibration, ece, reliability
+from components.evaluation.paired import delong, focus_calibration
 
 
 def reference(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -61,3 +65,39 @@ def test_no_answer_without_both_classes_and_identical_models_are_not_worse():
     y, a, _ = two_models(np.random.default_rng(3), 500, 1.0, 1.0)
     same = delong(y, a, a)
     assert same.diff == 0 and same.se == 0 and same.p_worse == 1.0
+
+
+def scored_rows(rows, scene, click, conversion, ctr, cvr) -> Scored:
+    probs = {"ctr": ctr, "cvr": cvr, "ctcvr": ctr * cvr}
+    return Scored(np.asarray(rows), np.asarray(scene), click, conversion, probs, [])
+
+
+def test_both_models_calibration_is_measured_on_the_rows_both_scored():
+    """The champion has no video component: it scored only the feed rows; the candidate all.
+    Each focus's numbers are those of metrics.calibration/ece/reliability on the shared rows."""
+    rng = np.random.default_rng(4)
+    n = 3000
+    scene = np.where(np.arange(n) % 3 == 0, "video", "feed")
+    click = rng.random(n) < 0.1
+    conversion = click & (rng.random(n) < 0.3)
+    cand = scored_rows(np.arange(n), scene, click, conversion, rng.random(n) * 0.2, rng.random(n))
+    feed = np.flatnonzero(scene == "feed")
+    champ = scored_rows(feed, scene[feed], click[feed], conversion[feed],
+                        rng.random(len(feed)) * 0.4, rng.random(len(feed)))  # fmt: skip
+    focus = [Focus(scene=s, task=t, auc_floor=0.5, min_rows=1, max_auc_drop=0.1)
+             for s, t in (("feed", "ctr"), ("feed", "cvr"), ("video", "ctr"))]  # fmt: skip
+    got = {c.focus: c for c in focus_calibration(tuple(focus), cand, champ, bins=5)}
+    assert set(got) == {"feed/ctr", "feed/cvr"}  # no shared video row: nothing to compare
+    ctr = got["feed/ctr"]
+    y = click[feed]
+    assert ctr.rows == len(feed) and ctr.positives == int(y.sum())
+    assert ctr.candidate.ratio == pytest.approx(calibration(y, cand.probs["ctr"][feed]))
+    assert ctr.champion.ratio == pytest.approx(calibration(y, champ.probs["ctr"]))
+    assert ctr.champion.ece == pytest.approx(ece(y, champ.probs["ctr"], 5))
+    assert ctr.champion.curve == reliability(y, champ.probs["ctr"], 5)
+    assert ctr.champion.ratio > 1.5 * ctr.candidate.ratio  # it predicts twice as much
+    clicked = feed[click[feed]]  # CVR is measured on clicked rows only
+    assert got["feed/cvr"].rows == len(clicked)
+    alone = {c.focus: c for c in focus_calibration(tuple(focus), cand, None, bins=5)}
+    assert set(alone) == {"feed/ctr", "feed/cvr", "video/ctr"}
+    assert alone["video/ctr"].champion is None and alone["video/ctr"].rows == n // 3

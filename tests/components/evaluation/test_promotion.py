@@ -1,13 +1,15 @@
+import datetime as dt
 import math
 
 import numpy as np
 import pytest
+from scipy.stats import norm
 
 from components.config import load
 from components.evaluation.evaluate import Scored
 from components.evaluation.metrics import Metrics, scene_task_metrics
-from components.evaluation.paired import focus_tests
-from components.evaluation.promotion import decide
+from components.evaluation.paired import PairedAUC, focus_tests
+from components.evaluation.promotion import decide, serving_health
 from tests.helpers import REPO
 
 GATE = load(REPO / "params.yaml").gate
@@ -146,3 +148,52 @@ def test_equal_models_are_rejected_no_more_often_than_the_confidence_allows():
     assert rejected <= 9
     z = np.array([t.diff / t.se for _, t in runs])
     assert abs(z.mean()) < 0.4
+
+
+def paired(p_worse: float, diff: float = -0.06) -> PairedAUC:
+    """DeLong's answer: candidate 0.64 vs champion 0.70 (beyond every focus's hard cap)."""
+    se = -diff / float(norm.ppf(1 - p_worse)) if p_worse < 0.5 else 1.0
+    upper = diff + 1.645 * se
+    return PairedAUC("DeLong", 0.70 + diff, 0.70, diff, se, diff - 1.96 * se, diff + 1.96 * se,
+                     upper, p_worse, 0.95)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("champion_ratio", "candidate_ratio", "p_worse", "passes"),
+    [
+        (2.6, 1.0, 0.20, True),  # champion mispricing, drop not significant: cap waived
+        (2.6, 1.0, 0.01, False),  # significant: rejected whatever the calibration
+        (1.0, 1.0, 0.20, False),  # champion in band: the hard cap holds
+        (2.6, 2.4, 0.20, False),  # both out of band: nothing to gain
+        (0.3, 0.9, 0.20, True),  # under-predicting champion: the same
+    ],
+)
+def test_a_miscalibrated_champion_waives_the_hard_cap_only_for_a_non_significant_drop(
+    champion_ratio, candidate_ratio, p_worse, passes
+):
+    ours, theirs = (
+        metrics(0.66, calibration=candidate_ratio),
+        metrics(0.70, calibration=champion_ratio),
+    )
+    tests = {f"{f.scene}/{f.task}": paired(p_worse) for f in GATE.focus}
+    decision = decide(GATE, ours, theirs, tests)
+    regression = [c for c in decision.checks if c.name == "regression"]
+    assert all(c.passed == passes for c in regression)
+    # a waiver is never silent: the check's detail says why the cap did not apply
+    assert all(("waived" in c.detail) == passes for c in regression)
+
+
+def test_serving_health_counts_the_days_unreplaced_and_flags_the_champions_calibration():
+    day = dt.date(2026, 1, 15)
+    fresh = serving_health(GATE, day, 5, dt.date(2026, 1, 14), metrics())  # promoted today
+    assert fresh.age_days == 0 and not fresh.stale and fresh.alerts == []
+    two = serving_health(GATE, day, 4, dt.date(2026, 1, 12), metrics())
+    assert two.age_days == 2 and not two.stale
+    old = serving_health(GATE, day, 3, dt.date(2026, 1, 11), metrics(calibration=2.21))
+    assert old.age_days == GATE.max_champion_age_days == 3 and old.stale
+    assert old.alerts[0].startswith("stale champion: v3 has served 3 days")
+    assert len(old.miscalibrated) == len(GATE.focus) and "2.210 outside [0.5, 2.0]" in old.alerts[1]
+    none = serving_health(GATE, day, None, None, None)  # no champion yet
+    assert none.age_days is None and not none.stale and none.alerts == []
+    record = none.to_record()
+    assert record["stale"] is False and record["alerts"] == []

@@ -31,12 +31,28 @@ def bundle(tiny_world):
     return bundles.load(tiny_world[1][1])
 
 
+def held(meta: dict) -> dict[str, int]:
+    """Rows per scene the calibration stage held out of the newest day (trained on a day
+    later, by the next bundle)."""
+    return {f["scene"]: f["rows"] for f in meta["calibration"] if f["task"] == "ctr"}
+
+
+def day_rows(meta: dict, parent: dict) -> dict[str, int]:
+    """Rows per scene of the training day: those trained on plus those held out, less the
+    parent's held-out rows, trained on a day late."""
+    late = held(parent)
+    return {s: n + held(meta).get(s, 0) - late.get(s, 0) for s, n in meta["scene_rows"].items()}
+
+
 def test_training_records_the_scenes_it_saw(tiny_world, bundle):
     cfg, _ = tiny_world
     day1 = read_partition(cfg.path("raw"), cfg.simulator.start + dt.timedelta(days=1))
     counts = day1["scene"].value_counts().to_pylist()
     seen = {c["values"]: c["counts"] for c in counts}
-    assert bundle.meta["scene_rows"] == {s: seen.get(s, 0) for s in bundle.encoder.scenes}
+    parent = bundles.load(tiny_world[1][0]).meta
+    assert day_rows(bundle.meta, parent) == {s: seen.get(s, 0) for s in bundle.encoder.scenes}
+    assert bundle.meta["late_rows"] == sum(held(parent).values()) > 0
+    assert 0 < held(bundle.meta)["feed"] < 0.5 * seen["feed"]
     assert bundle.meta["scene_rows"]["mall"] == 0  # mall joins the simulator on day 7
     assert bundle.meta["trained_scenes"] == ["feed", "search", "video"]
     assert trained_scenes(bundle) == ("feed", "search", "video")
@@ -93,7 +109,8 @@ def test_a_warm_start_keeps_the_scenes_its_parent_trained_on(tiny_world, tmp_pat
     only_search = table.filter(pc.equal(table["scene"], "search"))
     write_partition(work.path("raw"), day, only_search)
     trained, _ = train_day(work, "mtms", day, bundles.load(paths[1]))
-    assert trained.meta["scene_rows"] == {
+    assert trained.meta["late_rows"] == 0  # the parent's day is not in this workspace
+    assert day_rows(trained.meta, {"calibration": []}) == {
         "feed": 0, "search": only_search.num_rows, "video": 0, "mall": 0,
     }  # fmt: skip
     assert trained.meta["trained_scenes"] == ["feed", "search", "video"]

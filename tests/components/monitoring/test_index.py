@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
@@ -12,7 +13,8 @@ import pytest
 
 from components import runs
 from components.evaluation.metrics import Metrics
-from components.evaluation.promotion import Decision, GateCheck
+from components.evaluation.paired import Calibrated, FocusCalibration
+from components.evaluation.promotion import Decision, GateCheck, ServingHealth
 from components.monitoring.drift import DriftSummary
 from components.monitoring.index import build_index
 from components.records import DayRecord
@@ -49,6 +51,16 @@ def drift(share: float, *alerts: str, columns: tuple[str, ...] = ()) -> DriftSum
     return DriftSummary("d", [], 100, 100, share, list(columns), {}, {}, {}, {}, list(alerts), 1.0)
 
 
+CURVE = [{"rows": 100, "predicted": 0.01 * i, "observed": 0.012 * i} for i in range(1, 11)]
+
+
+def calibrations(shift: float) -> list[FocusCalibration]:
+    """The feed/ctr focus: the candidate on CURVE, the champion over-predicting by `shift`."""
+    champion = [{**b, "predicted": b["predicted"] * shift} for b in CURVE]
+    ours, theirs = Calibrated(0.83, 0.0061, CURVE), Calibrated(0.83 * shift, 0.02, champion)
+    return [FocusCalibration("feed/ctr", 1000, 60, ours, theirs)]
+
+
 def record(day: str, outcome: str, rows: int, **parts) -> DayRecord:
     failed = parts.pop("failed", ())
     return DayRecord(dt.date.fromisoformat(day), outcome, rows, validation(day, *failed), **parts)
@@ -66,15 +78,19 @@ def day_records() -> list[DayRecord]:
         record("2026-01-06", "promoted", 20000, candidate=metrics(0.71), decision=decision(),
                version=1, champion=1),
         record("2026-01-07", "rejected", 21000, candidate=metrics(0.69),
-               champion_metrics=metrics(0.71), decision=reject, version=2, champion_before=1,
-               champion=1, drift=drift(0.1)),
+               champion_metrics=metrics(0.71, feed_ctr={"calibration": 2.5}), decision=reject,
+               version=2, champion_before=1, champion=1, drift=drift(0.1),
+               calibration=calibrations(2.0),
+               serving=ServingHealth(1, dt.date(2026, 1, 4), 3, 3, ("feed/ctr Σp/Σy 2.500",))),
         record("2026-01-08", "quarantined", 19000, champion_before=1, champion=1,
                failed=["feed: CTR 0.4 outside [0.002, 0.25] <b>"]),
         record("2026-01-09", "promoted", 22000, candidate=metrics(0.72, **nan_day),
                champion_metrics=metrics(0.7123456), decision=decision(), version=3,
-               champion_before=1, champion=3, drift=drifted),
+               champion_before=1, champion=3, drift=drifted, calibration=calibrations(1.5),
+               serving=ServingHealth(3, dt.date(2026, 1, 8), 0, 3)),
         record("2026-01-11", "no-training-data", 20500, champion_metrics=metrics(0.73),
-               champion_before=3, champion=3, drift=drift(NAN)),
+               champion_before=3, champion=3, drift=drift(NAN),
+               serving=ServingHealth(3, dt.date(2026, 1, 8), 2, 3)),
     ]  # fmt: skip
 
 
@@ -200,6 +216,38 @@ def test_calibration_drift_and_volume_charts(built):
     marks = {(a["data-day"], a["data-outcome"]) for _, a, c in page.elements
              if c == "chart-auc-feed-ctr" and a.get("class") == "mark"}  # fmt: skip
     assert marks == {(r.day.isoformat(), r.outcome) for r in records}
+
+
+def test_champion_calibration_beside_the_candidate_and_the_newest_reliability_curves(built):
+    _, _, _, page = built
+    champion = page.points("chart-calibration-feed-ctr", "champion")
+    assert champion == {"2026-01-07": "2.500", "2026-01-09": "1.020", "2026-01-11": "1.020"}
+    chart = "chart-reliability-feed-ctr"  # the newest judged day (01-09): both models' bins
+    bins = [a for _, a, c in page.elements if c == chart and a.get("class") == "bin"]
+    want = [f"{b['observed']:.4f}" for b in CURVE]
+    assert [(a["data-series"], a["data-value"]) for a in bins] == [
+        *(("candidate", v) for v in want),
+        *(("champion", v) for v in want),
+    ]
+    x = {
+        s: [float(a["cx"]) for a in bins if a["data-series"] == s]
+        for s in ("candidate", "champion")
+    }
+    assert all(b > a for a, b in zip(x["candidate"], x["champion"], strict=True))  # 1.5x: right
+
+
+def day_row(text: str, day: str) -> str:
+    return re.search(rf'<tr[^>]*data-day="{day}"[^>]*>(.*?)</tr>', text, re.S).group(1)
+
+
+def test_a_stale_champion_is_flagged_on_its_day_and_in_the_header(built):
+    _, _, path, _ = built
+    text = path.read_text()
+    stale = day_row(text, "2026-01-07")
+    assert "STALE" in stale and "served 3 days unreplaced" in stale and "Σp/Σy 2.500" in stale
+    fresh = day_row(text, "2026-01-11")
+    assert "STALE" not in fresh and "served 2 days unreplaced" in fresh
+    assert "<b>2 d</b><span>champion age" in text  # the newest day's
 
 
 def test_every_point_has_a_tooltip_and_the_header_counts(built):

@@ -16,10 +16,11 @@ import urllib.request
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from components.config import Config
 from components.data.partitions import day_of, read_partition
-from components.evaluation.evaluate import predict
+from components.evaluation.evaluate import logits, predict
 from components.models import bundle as bundles
 from components.models.scoring import score
 from components.registry import RegistryError
@@ -216,7 +217,8 @@ def test_scoring_server_serves_the_champion(world, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # a venv that is not activated: no uvicorn
     registry.promote(v2.number)
     bundle = bundles.load(paths[1])
-    _, rows = request_rows(bundle, read_partition(cfg.path("raw"), day_of(paths[1])), 50)
+    table, rows = request_rows(bundle, read_partition(cfg.path("raw"), day_of(paths[1])), 50)
+    assert not bundle.model.calibration.is_identity()  # the tiny world is calibrated (Platt)
     port = free_port()
     argv, env = registry.serve_command("127.0.0.1", port)  # MLflow's server on the pyfunc
     env = {**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
@@ -246,3 +248,8 @@ def test_scoring_server_serves_the_champion(world, tmp_path, monkeypatch):
     local = score(bundle, rows)
     assert list(served.columns) == ["p_ctr", "p_cvr", "p_ctcvr"] and len(served) == len(rows)
     np.testing.assert_allclose(served.to_numpy(), local.to_numpy(), rtol=1e-12)
+    # over HTTP the calibrated probabilities, as local predict gives them; not the raw ones
+    data = bundle.encoder.encode(table)[0]
+    np.testing.assert_allclose(served["p_ctr"], predict(bundle.model, data)["ctr"], rtol=1e-6)
+    raw = torch.sigmoid(logits(bundle.model, data, calibrated=False)["ctr"]).numpy()
+    assert np.abs(served["p_ctr"].to_numpy() - raw).max() > 1e-4

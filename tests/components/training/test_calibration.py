@@ -102,9 +102,14 @@ def test_calibration_off_trains_on_every_row_and_scores_raw(sim_days, tmp_path):
 
 def test_a_trained_day_is_calibrated_on_rows_it_did_not_train_on(sim_days, isotonic_day):
     bundle, result = isotonic_day
+    share = sim_days.train.calibration_holdout
     table = read_partition(sim_days.path("raw"), day(sim_days, 1))
-    held = round(table.num_rows * sim_days.train.calibration_holdout)
-    assert result.rows == table.num_rows - held
+    held = round(table.num_rows * share)
+    # day 0's held-out rows, which its bundle never trained on, are trained on a day late
+    late = round(read_partition(sim_days.path("raw"), day(sim_days, 0)).num_rows * share)
+    assert result.rows == table.num_rows - held + late and bundle.meta["late_rows"] == late
+    assert bundle.meta["holdout"] == {"share": share, "seed": bundle.meta["holdout"]["seed"],
+                                      "of": table.num_rows}  # fmt: skip
     feed = {f.task: f for f in result.calibration if f.scene == "feed"}
     assert feed["ctr"].fitted and feed["ctr"].rows > 0
     assert abs(feed["ctr"].ratio_after - 1) < 0.05  # on the rows it was fitted on
