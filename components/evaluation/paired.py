@@ -140,15 +140,10 @@ def focus_calibration(
     (the candidate's own rows when there is no champion)."""
     out = []
     for f in focus:
-        if champion is None:
-            rows = focus_rows(candidate, f.scene, f.task)
-            y = task_labels(candidate.click, candidate.conversion)[f.task][rows]
-            a, b = candidate.probs[f.task][rows], None
-        else:
-            y, a, b = shared_rows(f, candidate, champion)
+        y, a, b = shared_rows(f, candidate, champion or candidate)
         if not len(y):
             continue
-        theirs = None if b is None else _calibrated(y, b, bins)
+        theirs = None if champion is None else _calibrated(y, b, bins)
         out.append(FocusCalibration(f"{f.scene}/{f.task}", len(y), int(y.sum()),
                                     _calibrated(y, a, bins), theirs))  # fmt: skip
     return out

@@ -142,6 +142,17 @@ def marker(outcome: str, x: float, y: float) -> str:
     )
 
 
+def _opening(chart_id: str, title: str) -> list[str]:
+    """The svg element's start, its tooltip, white ground and title: every chart's."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(chart_id)}" class="chart"'
+        f' viewBox="0 0 {W} {H}" font-size="11" role="img">',
+        tip(title),
+        el("rect", width=W, height=H, fill="white"),
+        el("text", escape(title), x=LEFT, y=16, font_size=13, font_weight="bold"),
+    ]
+
+
 def _chrome(frame: Frame, ticks: list[float], keys: list, boxes: bool = False) -> tuple:
     """The svg element, title, legend, grid with y ticks, day ticks (a label on every few);
     returns them and the plot they frame."""
@@ -151,11 +162,7 @@ def _chrome(frame: Frame, ticks: list[float], keys: list, boxes: bool = False) -
     dec = next((d for d in range(7) if abs(step * 10**d - round(step * 10**d)) < 1e-6), 6)
     label = lambda t: f"{t / 1000:g}k" if step >= 1000 and t else f"{t:.{dec}f}"  # noqa: E731
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(frame.chart_id)}" class="chart"'
-        f' viewBox="0 0 {W} {H}" font-size="11" role="img">',
-        tip(frame.title),
-        el("rect", width=W, height=H, fill="white"),
-        el("text", escape(frame.title), x=LEFT, y=16, font_size=13, font_weight="bold"),
+        *_opening(frame.chart_id, frame.title),
         *legend,
         *(
             el("line", x1=LEFT, x2=right, y1=plot.y(t), y2=plot.y(t), stroke="#ddd")
@@ -336,14 +343,7 @@ def reliability_chart(chart_id: str, title: str, curves: list[Curve]) -> str:
     scale = lambda lo, hi, v: lo + (v - ticks[0]) * (hi - lo) / (ticks[-1] - ticks[0])  # noqa: E731
     x = lambda v: scale(float(LEFT), right, v)  # noqa: E731
     y = lambda v: scale(base, top, v)  # noqa: E731
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(chart_id)}" class="chart"'
-        f' viewBox="0 0 {W} {H}" font-size="11" role="img">',
-        tip(title),
-        el("rect", width=W, height=H, fill="white"),
-        el("text", escape(title), x=LEFT, y=16, font_size=13, font_weight="bold"),
-        *parts,
-    ]
+    out = [*_opening(chart_id, title), *parts]
     for t in ticks:
         out += [
             el("line", x1=LEFT, x2=right, y1=y(t), y2=y(t), stroke="#ddd"),
