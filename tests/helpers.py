@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -131,3 +133,9 @@ def aliccp_workspace(root: Path, days: list[dt.date], rows: int = 200) -> Config
         cols |= {"click": rng.integers(0, 2, rows), "conversion": np.zeros(rows)}
         write_partition(cfg.path("raw"), day, pa.table(cols, schema=ALICCP.schema()))
     return cfg
+
+
+def sleeper(path: str) -> None:
+    """A bake-off contender that says who it is, then trains (sleeps) for five minutes."""
+    Path(path).write_text(str(os.getpid()))
+    time.sleep(300)

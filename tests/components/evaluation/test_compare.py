@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,17 +127,11 @@ def test_a_contender_whose_process_dies_is_one_named_error():
     assert "\n" not in str(err.value)
 
 
-def _sleeper(path: str) -> None:
-    """A contender that says who it is, then trains (sleeps) for five minutes."""
-    Path(path).write_text(str(os.getpid()))
-    time.sleep(300)
-
-
 ORPHAN = """
 import sys
 from components.evaluation.compare import isolated
-from tests.components.evaluation.test_compare import _sleeper
-isolated(_sleeper, sys.argv[1])
+from tests.helpers import sleeper
+isolated(sleeper, sys.argv[1])
 """
 
 
