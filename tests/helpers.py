@@ -21,6 +21,7 @@ import pyarrow as pa
 import yaml
 
 from components.config import Config, load
+from components.data.contract import ALICCP
 from components.data.partitions import partition_dir, read_partition, write_partition
 
 if TYPE_CHECKING:
@@ -120,8 +121,6 @@ def shuffle_labels(table: pa.Table) -> pa.Table:
 
 def aliccp_workspace(root: Path, days: list[dt.date], rows: int = 200) -> Config:
     """A workspace of random Ali-CCP-contract days (one scene `301_1`, no daction label)."""
-    from components.data.contract import ALICCP
-
     cfg = write_params(root, {"data": {"dataset": "aliccp"}})
     cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"scenes": ("301_1",)})})
     rng = np.random.default_rng(0)
@@ -136,6 +135,64 @@ def aliccp_workspace(root: Path, days: list[dt.date], rows: int = 200) -> Config
 
 
 def sleeper(path: str) -> None:
-    """A bake-off contender that says who it is, then trains (sleeps) for five minutes."""
+    """A bake-off contender that says who it is, then trains (sleeps) for ten minutes."""
     Path(path).write_text(str(os.getpid()))
-    time.sleep(300)
+    time.sleep(600)
+
+
+def _labels(rng, n: int):
+    click = (rng.random(n) < 0.2).astype(int)
+    conversion = click * (rng.random(n) < 0.1)
+    conversion[:3] = 1  # three rows with a purchase but no click: dropped on import
+    click[:3] = 0
+    return click, conversion
+
+
+def write_aliccp(path: Path, rng, n: int = 600) -> None:
+    """Ali-CCP as the AITM / torch-rechub scripts write it (301 in 1..3); 3 impossible funnels."""
+    click, conversion = _labels(rng, n)
+    cols = {"click": click, "purchase": conversion}
+    for c in ALICCP.features:
+        if c.name == "301":
+            cols[c.name] = rng.integers(1, 4, n)
+        elif c.name.startswith("D"):
+            cols[c.name] = rng.random(n).round(4)
+        else:
+            cols[c.name] = rng.integers(0, 50, n)
+    header = ",".join(cols)
+    rows = [",".join(str(cols[k][i]) for k in cols) for i in range(n)]
+    path.write_text("\n".join([header, *rows]) + "\n")
+
+
+def write_aliccp_raw(folder: Path, rng, n: int = 600) -> list[Path]:
+    """The raw Ali-CCP pair: sample skeleton and common features (301 ids 11..13)."""
+    click, conversion = _labels(rng, n)
+    rec = lambda field, fid, value=1.0: f"{field}\x02{fid}\x03{value}"  # noqa: E731
+    common = []
+    for u in range(40):
+        feats = [rec("101", 1000 + u), rec("124", 1 + u % 2), rec("109_14", 7, 2.0),
+                 rec("109_14", 8, 1.0), rec("150_14", 9, 3.0)]  # fmt: skip
+        common.append(f"c{u},{len(feats)},{chr(1).join(feats)}")
+    samples = []
+    for i in range(n):
+        scene = 11 + i % 3
+        feats = [rec("205", 5000 + i % 70), rec("206", 60 + i % 9), rec("301", scene),
+                 rec("508", 77, 0.5), rec("210", 3), rec("210", 4)]  # fmt: skip
+        samples.append(
+            f"{i},{click[i]},{conversion[i]},c{i % 40},{len(feats)},{chr(1).join(feats)}"
+        )
+    (folder / "sample_skeleton_train.csv").write_text("\n".join(samples) + "\n")
+    (folder / "common_features_train.csv").write_text("\n".join(common) + "\n")
+    return [folder / "sample_skeleton_train.csv", folder / "common_features_train.csv"]
+
+
+def write_aliexpress(path: Path, rng, n: int = 600) -> None:
+    """One MTReclib country file (AliExpress_XX/train.csv)."""
+    click, conversion = _labels(rng, n)
+    cols = {"search_id": np.arange(n) // 5}
+    cols |= {f"categorical_{i}": rng.integers(0, 30, n) for i in range(1, 17)}
+    cols |= {f"numerical_{i}": rng.random(n).round(3) for i in range(1, 64)}
+    cols |= {"click": click, "conversion": conversion}
+    rows = [",".join(str(cols[k][i]) for k in cols) for i in range(n)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([",".join(cols), *rows]) + "\n")
