@@ -19,8 +19,10 @@ from components.config import Config, ConfigError, load, with_compare
 from components.data.corruption import KINDS
 from components.data.loaders import LOADERS, import_day
 from components.data.loaders.tables import LoaderError
-from components.data.partitions import PartitionError, list_days, parse_day
+from components.data.partitions import PartitionError, list_days, parse_day, read_partition
 from components.data.versioning import VersioningError, track
+from components.datasets import DATASETS as DATASET_NAMES
+from components.datasets import InitError
 from components.evaluation.compare import CompareError
 from components.evaluation.evaluate import EvaluationError
 from components.models import MODELS
@@ -51,6 +53,7 @@ ERRORS = (
     ScheduleError,
     PrefectApiError,
     ServingError,
+    InitError,
 )
 
 
@@ -105,11 +108,33 @@ def cmd_validate(cfg: Config, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from components.datasets import DATASETS, write
+
+    template = Path(__file__).resolve().parents[1] / "params.yaml"
+    cfg = write(template, args.out, args.dataset, args.rows_per_day, tuple(args.scenes), args.force)
+    console.print(f"wrote {args.out} for {args.dataset}: scenes {', '.join(cfg.model.scenes)}")
+    if DATASETS[args.dataset].files:
+        flag = f"--params {args.out} " if args.out != Path("params.yaml") else ""
+        console.print(
+            f"next: mtms {flag}import {args.dataset} {DATASETS[args.dataset].files} "
+            f"--day YYYY-MM-DD, then mtms {flag}backfill --start D1 --end D2",
+            soft_wrap=True,
+        )
+    return 0
+
+
 def cmd_import(cfg: Config, args: argparse.Namespace) -> int:
-    folder, rows = import_day(
-        cfg.path("raw"), args.dataset, args.paths, parse_day(args.day), args.scene
-    )
+    from collections import Counter
+
+    day = parse_day(args.day)
+    folder, rows = import_day(cfg.path("raw"), args.dataset, args.paths, day, args.scene)
     console.print(f"wrote {rows} rows to {folder}")
+    scenes = Counter(read_partition(cfg.path("raw"), day, ["scene"])["scene"].to_pylist())
+    known = set(cfg.model.scenes)
+    listed = ", ".join(f"{s} {n}" + ("" if s in known else " (not in model.scenes)")
+                       for s, n in sorted(scenes.items()))  # fmt: skip
+    console.print(f"rows per scene: {listed}", soft_wrap=True, highlight=False)
     if cfg.data.dataset != args.dataset:
         console.print(
             f"set data.dataset: {args.dataset} in params.yaml to validate and train on it"
@@ -252,6 +277,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    p = sub.add_parser("init", help="write a working params file for a dataset")
+    p.add_argument("dataset", choices=list(DATASET_NAMES))
+    p.add_argument("--out", type=Path, default=Path("params.yaml"), help="default: %(default)s")
+    p.add_argument(
+        "--rows-per-day",
+        type=POSITIVE,
+        help="impressions a day: sizes validation.min_rows and gate min_rows (default: dataset's)",
+    )
+    p.add_argument("--scenes", nargs="+", default=[], help="instead of the dataset's scenes")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+
     p = sub.add_parser("simulate", help="write simulated day partitions")
     p.add_argument("--start", help="first day (default: simulator.start)")
     p.add_argument("--days", type=POSITIVE, help="number of days (default: simulator.days)")
@@ -351,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.command == "init":  # it writes the params file the others read
+            return cmd_init(args)
         cfg = load(args.params)
         use_workspace(cfg, quiet=args.command != "schedule")  # before Prefect or MLflow load
         return args.run(cfg, args)

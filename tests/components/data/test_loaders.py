@@ -11,65 +11,10 @@ from components.data.loaders.tables import LoaderError
 from components.data.partitions import list_days, read_partition
 from components.data.simulator import simulate
 from components.validation.quarantine import validate_day
-from tests.helpers import write_params
+from tests.helpers import write_aliccp, write_aliccp_raw, write_aliexpress, write_params
 
 DAY = dt.date(2026, 1, 5)
 N = 600
-
-
-def labels(rng):
-    click = (rng.random(N) < 0.2).astype(int)
-    conversion = click * (rng.random(N) < 0.1)
-    conversion[:3] = 1  # three rows with a purchase but no click: dropped on import
-    click[:3] = 0
-    return click, conversion
-
-
-def write_aliccp(path, rng):
-    click, conversion = labels(rng)
-    cols = {"click": click, "purchase": conversion}
-    for c in ALICCP.features:
-        if c.name == "301":
-            cols[c.name] = rng.integers(1, 4, N)
-        elif c.name.startswith("D"):
-            cols[c.name] = rng.random(N).round(4)
-        else:
-            cols[c.name] = rng.integers(0, 50, N)
-    header = ",".join(cols)
-    rows = [",".join(str(cols[k][i]) for k in cols) for i in range(N)]
-    path.write_text("\n".join([header, *rows]) + "\n")
-
-
-def write_aliccp_raw(folder, rng):
-    click, conversion = labels(rng)
-    rec = lambda field, fid, value=1.0: f"{field}\x02{fid}\x03{value}"  # noqa: E731
-    common = []
-    for u in range(40):
-        feats = [rec("101", 1000 + u), rec("124", 1 + u % 2), rec("109_14", 7, 2.0),
-                 rec("109_14", 8, 1.0), rec("150_14", 9, 3.0)]  # fmt: skip
-        common.append(f"c{u},{len(feats)},{chr(1).join(feats)}")
-    samples = []
-    for i in range(N):
-        scene = 11 + i % 3
-        feats = [rec("205", 5000 + i % 70), rec("206", 60 + i % 9), rec("301", scene),
-                 rec("508", 77, 0.5), rec("210", 3), rec("210", 4)]  # fmt: skip
-        samples.append(
-            f"{i},{click[i]},{conversion[i]},c{i % 40},{len(feats)},{chr(1).join(feats)}"
-        )
-    (folder / "sample_skeleton_train.csv").write_text("\n".join(samples) + "\n")
-    (folder / "common_features_train.csv").write_text("\n".join(common) + "\n")
-    return [folder / "sample_skeleton_train.csv", folder / "common_features_train.csv"]
-
-
-def write_aliexpress(path, rng):
-    click, conversion = labels(rng)
-    cols = {"search_id": np.arange(N) // 5}
-    cols |= {f"categorical_{i}": rng.integers(0, 30, N) for i in range(1, 17)}
-    cols |= {f"numerical_{i}": rng.random(N).round(3) for i in range(1, 64)}
-    cols |= {"click": click, "conversion": conversion}
-    rows = [",".join(str(cols[k][i]) for k in cols) for i in range(N)]
-    path.parent.mkdir(parents=True)
-    path.write_text("\n".join([",".join(cols), *rows]) + "\n")
 
 
 def workspace(tmp_path, dataset):
