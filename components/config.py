@@ -99,7 +99,18 @@ class Paths(_Frozen):
 
 
 class DataConfig(_Frozen):
-    dataset: Literal["simulator", "aliccp", "aliccp-raw", "aliexpress"]
+    dataset: Literal["simulator", "aliccp", "aliccp-raw", "aliexpress", "custom"]
+    # custom: the contract YAML (components/data/contract_yaml.py), relative to params.yaml
+    contract: Path | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> DataConfig:
+        if self.dataset == "custom" and self.contract is None:
+            raise _Problem("contract", None, "required with dataset custom: a contract YAML path")
+        if self.dataset != "custom" and self.contract is not None:
+            allowed = f"only read with dataset custom (dataset is {self.dataset}): set it or null"
+            raise _Problem("contract", str(self.contract), allowed)
+        return self
 
 
 class SceneConfig(_Frozen):
@@ -336,6 +347,10 @@ class Config(_Frozen):
                 allowed = f"must be a folder apart from paths.{a} ({str(getattr(self.paths, a))!r})"
                 raise _Problem(f"paths.{b}", str(getattr(self.paths, b)), allowed)
         return self
+
+    def contract_path(self) -> Path | None:
+        """The absolute path of data.contract (None unless data.dataset is custom)."""
+        return None if self.data.contract is None else (self.root / self.data.contract).resolve()
 
     def path(
         self,
