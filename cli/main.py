@@ -17,7 +17,7 @@ from cli.workspace import use_workspace
 from components import atomic
 from components.config import Config, ConfigError, load, with_compare
 from components.data.corruption import KINDS
-from components.data.loaders import LOADERS, import_day
+from components.data.loaders import CUSTOM, LOADERS, import_day
 from components.data.loaders.tables import LoaderError
 from components.data.partitions import PartitionError, list_days, parse_day
 from components.data.versioning import VersioningError, track
@@ -106,8 +106,16 @@ def cmd_validate(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_import(cfg: Config, args: argparse.Namespace) -> int:
+    contract = None
+    if args.dataset == CUSTOM:  # the files follow the contract params.yaml declares
+        if cfg.data.dataset != CUSTOM:
+            raise ConfigError(
+                f"data.dataset: {cfg.data.dataset!r}: set it to custom, and data.contract to "
+                "the contract YAML, to import custom files (docs/your-data.md)"
+            )
+        contract = dataset_contract(cfg)
     folder, rows = import_day(
-        cfg.path("raw"), args.dataset, args.paths, parse_day(args.day), args.scene
+        cfg.path("raw"), args.dataset, args.paths, parse_day(args.day), args.scene, contract
     )
     console.print(f"wrote {rows} rows to {folder}")
     if cfg.data.dataset != args.dataset:
@@ -266,9 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every day in paths.raw")
     p.set_defaults(run=cmd_validate)
 
-    p = sub.add_parser("import", help="import a public dataset as a day partition")
-    p.add_argument("dataset", choices=list(LOADERS))
-    p.add_argument("paths", nargs="+", type=Path)
+    p = sub.add_parser("import", help="import a public dataset, or custom files, as a day")
+    p.add_argument("dataset", choices=[*LOADERS, CUSTOM], help="custom: data.contract's files")
+    p.add_argument("paths", nargs="+", type=Path, help="custom: CSV or Parquet files")
     p.add_argument("--day", required=True)
     p.add_argument("--scene", help="scene name for every row (default: from the data)")
     p.set_defaults(run=cmd_import)
