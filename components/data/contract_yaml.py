@@ -58,6 +58,11 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _named(name: str) -> str:
+    """A column name as an error's key: as written, unless that would break the line."""
+    return name if name.isprintable() and len(name) <= 40 else _shown(name)
+
+
 class _Reader:
     """Checks of one file; every failure names the file, the key and what is allowed."""
 
@@ -71,22 +76,22 @@ class _Reader:
         if value is None:
             return None
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not number or not math.isfinite(value):
+        if not number or not math.isfinite(value) or abs(value) > 2**63:
             raise self.fail(key, value, "must be a finite number")
         return value
 
     def column(self, name: object, body: object) -> tuple[str, Column]:
         if not isinstance(name, str) or not name:
             raise self.fail("columns", name, "column names must be strings (quote numbers)")
-        key = f"columns.{name}"
+        key = f"columns.{_named(name)}"
         if not isinstance(body, dict):
             raise self.fail(key, body, "must be a mapping such as {role: sparse}")
         extra = [k for k in body if k not in COLUMN_KEYS]
         if extra:
             allowed = f"unknown key: a column has {', '.join(COLUMN_KEYS)}"
-            raise self.fail(f"{key}.{extra[0]}", body[extra[0]], allowed)
+            raise self.fail(f"{key}.{_named(str(extra[0]))}", body[extra[0]], allowed)
         role = body.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             raise self.fail(f"{key}.role", role, f"must be one of {', '.join(ROLES)}")
         kind, default, dtypes = ROLES[role]
         dtype = body.get("dtype", default)
@@ -109,7 +114,7 @@ class _Reader:
         extra = [k for k in body if k not in ("name", "columns")]
         if extra:
             allowed = "unknown key: a contract has name and columns"
-            raise self.fail(str(extra[0]), body[extra[0]], allowed)
+            raise self.fail(_named(str(extra[0])), body[extra[0]], allowed)
         name = body.get("name")
         if not isinstance(name, str) or not NAME.fullmatch(name):
             raise self.fail("name", name, "must match [a-z0-9][a-z0-9_.-]* (at most 64 characters)")
@@ -124,7 +129,7 @@ class _Reader:
             role, column = self.column(column_name, column_body)
             if role in named:
                 held = f"one {role} column only ({named[role]!r} is one)"
-                raise self.fail(f"columns.{column_name}.role", role, held)
+                raise self.fail(f"columns.{_named(column.name)}.role", role, held)
             if role in SINGLE:
                 named[role] = column.name
             out.append(column)

@@ -63,6 +63,12 @@ def _replace(old: str, new: str) -> str:
 BAD = {
     "unknown role": (_replace("{role: sparse}", "{role: spares}"), "columns.item.role: 'spares'"),
     "no role": (_replace("{role: sparse}", "{dtype: int64}"), "columns.item.role: None"),
+    "role a list": (_replace("{role: sparse}", "{role: [sparse]}"), "item.role: ['sparse']"),
+    "a name across lines": (
+        _replace("  item: {role: sparse}", '  "it\\nem": {role: x}'),
+        "columns.'it\\nem'.role",
+    ),
+    "a huge bound": (_replace("min: 0}", "min: 1.0e+999}"), "columns.price.min: inf"),
     "unknown dtype": (_replace("role: dense,", "role: dense, dtype: float64,"), "'float64'"),
     "dtype of another role": (_replace("{role: multi}", "{role: multi, dtype: int64}"), "tags"),
     "two scenes": (_replace("{role: sparse}", "{role: scene}"), "columns.item.role: 'scene'"),
