@@ -16,8 +16,9 @@ from cli.reports import table
 from cli.workspace import use_workspace
 from components import atomic
 from components.config import Config, ConfigError, load, with_compare
+from components.data.contract import CONTRACTS
 from components.data.corruption import KINDS
-from components.data.loaders import LOADERS, import_day
+from components.data.loaders import CUSTOM, LOADERS, import_day
 from components.data.loaders.tables import LoaderError
 from components.data.partitions import PartitionError, list_days, parse_day, read_partition
 from components.data.versioning import VersioningError, track
@@ -127,10 +128,21 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_import(cfg: Config, args: argparse.Namespace) -> int:
     from collections import Counter
 
-    day = parse_day(args.day)
-    folder, rows = import_day(cfg.path("raw"), args.dataset, args.paths, day, args.scene)
+    contract, day = CONTRACTS.get(args.dataset), parse_day(args.day)
+    if args.dataset == CUSTOM:  # the files follow the contract params.yaml declares
+        if cfg.data.dataset != CUSTOM:
+            raise ConfigError(
+                f"data.dataset: {cfg.data.dataset!r}: set it to custom, and data.contract to "
+                "the contract YAML, to import custom files (docs/your-data.md)"
+            )
+        contract = dataset_contract(cfg)
+    folder, rows = import_day(
+        cfg.path("raw"), args.dataset, args.paths, day, args.scene,
+        contract if args.dataset == CUSTOM else None,
+    )  # fmt: skip
     console.print(f"wrote {rows} rows to {folder}")
-    scenes = Counter(read_partition(cfg.path("raw"), day, ["scene"])["scene"].to_pylist())
+    column = read_partition(cfg.path("raw"), day, [contract.scene])[contract.scene]
+    scenes = Counter(column.to_pylist())
     known = set(cfg.model.scenes)
     listed = ", ".join(f"{s} {n}" + ("" if s in known else " (not in model.scenes)")
                        for s, n in sorted(scenes.items()))  # fmt: skip
@@ -302,9 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every day in paths.raw")
     p.set_defaults(run=cmd_validate)
 
-    p = sub.add_parser("import", help="import a public dataset as a day partition")
-    p.add_argument("dataset", choices=list(LOADERS))
-    p.add_argument("paths", nargs="+", type=Path)
+    p = sub.add_parser("import", help="import a public dataset, or custom files, as a day")
+    p.add_argument("dataset", choices=[*LOADERS, CUSTOM], help="custom: data.contract's files")
+    p.add_argument("paths", nargs="+", type=Path, help="custom: CSV or Parquet files")
     p.add_argument("--day", required=True)
     p.add_argument("--scene", help="scene name for every row (default: from the data)")
     p.set_defaults(run=cmd_import)

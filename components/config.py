@@ -99,7 +99,18 @@ class Paths(_Frozen):
 
 
 class DataConfig(_Frozen):
-    dataset: Literal["simulator", "aliccp", "aliccp-raw", "aliexpress"]
+    dataset: Literal["simulator", "aliccp", "aliccp-raw", "aliexpress", "custom"]
+    # custom: the contract YAML (components/data/contract_yaml.py), relative to params.yaml
+    contract: Path | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> DataConfig:
+        if self.dataset == "custom" and self.contract is None:
+            raise _Problem("contract", None, "required with dataset custom: a contract YAML path")
+        if self.dataset != "custom" and self.contract is not None:
+            allowed = f"only read with dataset custom (dataset is {self.dataset}): set it or null"
+            raise _Problem("contract", str(self.contract), allowed)
+        return self
 
 
 class SceneConfig(_Frozen):
@@ -337,6 +348,10 @@ class Config(_Frozen):
                 raise _Problem(f"paths.{b}", str(getattr(self.paths, b)), allowed)
         return self
 
+    def contract_path(self) -> Path | None:
+        """The absolute path of data.contract (None unless data.dataset is custom)."""
+        return None if self.data.contract is None else (self.root / self.data.contract).resolve()
+
     def path(
         self,
         name: Literal[
@@ -454,31 +469,41 @@ def with_compare(cfg: Config, overrides: dict) -> Config:
 
 def _refusal(text: str, loader: type) -> str | None:
     """Why the YAML must not be constructed: an alias (a "billion laughs" expands them
-    without bound downstream; params.yaml uses none) or nesting far deeper than params."""
-    depth = 0
+    without bound downstream; params.yaml uses none), nesting far deeper than params, or a
+    key given twice in one mapping (YAML keeps the last silently: a setting would vanish)."""
+    keys: list[tuple[set, list] | None] = []  # per open collection: a mapping's keys, next-is-key
     for event in yaml.parse(text, Loader=loader):
-        depth += isinstance(event, yaml.CollectionStartEvent)
-        depth -= isinstance(event, yaml.CollectionEndEvent)
         line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent):
             return f"line {line}: YAML alias *{event.anchor}: aliases are not allowed"
-        if depth > MAX_DEPTH:
+        if isinstance(event, yaml.NodeEvent) and keys and keys[-1] is not None:
+            seen, is_key = keys[-1]
+            if is_key[0] and isinstance(event, yaml.ScalarEvent):
+                if event.value in seen:
+                    return f"line {line}: key {event.value!r} given twice: each key once"
+                seen.add(event.value)
+            is_key[0] = not is_key[0]
+        if isinstance(event, yaml.CollectionStartEvent):
+            keys.append((set(), [True]) if isinstance(event, yaml.MappingStartEvent) else None)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            keys.pop()
+        if len(keys) > MAX_DEPTH:
             return f"line {line}: nested deeper than {MAX_DEPTH} levels"
     return None
 
 
-def _read_yaml(path: Path) -> object:
+def read_yaml(path: Path, what: str = "params file") -> object:
     """Safe YAML of a small file, checked event by event before anything is built."""
     try:
         with path.open("rb") as file:
             data = file.read(MAX_PARAMS_BYTES + 1)
         text = data.decode("utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such params file") from None
+        raise ConfigError(f"{path}: no such {what}") from None
     except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read the params file ({err})") from None
+        raise ConfigError(f"{path}: cannot read the {what} ({err})") from None
     if len(data) > MAX_PARAMS_BYTES:
-        raise ConfigError(f"{path}: over {MAX_PARAMS_BYTES >> 20} MiB: too large for a params file")
+        raise ConfigError(f"{path}: over {MAX_PARAMS_BYTES >> 20} MiB: too large for a {what}")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         refusal = _refusal(text, loader)
@@ -487,6 +512,8 @@ def _read_yaml(path: Path) -> object:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
+        if isinstance(err, yaml.constructor.ConstructorError):  # !!python/object and the like
+            raise ConfigError(f"{path}: unsafe YAML tag{where}: plain YAML only") from None
         raise ConfigError(f"{path}: not valid YAML{where}") from None
     except ValueError as err:  # e.g. an integer of more than 4300 digits
         raise ConfigError(f"{path}: unreadable value ({err})") from None
@@ -496,4 +523,4 @@ def _read_yaml(path: Path) -> object:
 def load(path: str | Path = "params.yaml") -> Config:
     """Read params.yaml into the Config; any problem is one ConfigError line."""
     path = Path(path)
-    return parse(_read_yaml(path), path.resolve().parent, source=str(path))
+    return parse(read_yaml(path), path.resolve().parent, source=str(path))

@@ -22,8 +22,9 @@ import pyarrow.compute as pc
 
 from components.codec import encode, finite
 from components.config import AlertConfig, Config
-from components.data.contract import CONTRACTS, Contract, Role
+from components.data.contract import Contract, Role
 from components.data.labels import LabelCounts, scene_counts
+from components.validation.quarantine import dataset_contract
 
 if TYPE_CHECKING:
     from components.models.bundle import Bundle
@@ -261,7 +262,7 @@ def monitor_day(cfg: Config, sides: Sides, champion: Bundle | None, out_dir: Pat
     to the Evidently workspace, log each alert. Alerts mark the day; they never block it."""
     from components.monitoring import evidently_report as report  # evidently: seconds to import
 
-    start, contract = time.perf_counter(), CONTRACTS[cfg.data.dataset]
+    start, contract = time.perf_counter(), dataset_contract(cfg)
     table, reference, day = sides.current, sides.reference, sides.day
     fields = Fields(contract, *split_sparse(contract, reference, cfg.monitor.max_categories))
     frames = _frames(cfg, sides, fields, champion)

@@ -20,7 +20,8 @@ import pandas as pd
 
 from components import atomic
 from components.config import Config
-from components.data.contract import CONTRACTS, Role
+from components.data.contract import Role
+from components.validation.quarantine import dataset_contract
 
 if TYPE_CHECKING:
     from components.monitoring.drift import Frames
@@ -197,7 +198,7 @@ def _named(names: dict[str, str]) -> list[tuple[str, dict, str]]:
 def _drift_panels(cfg: Config) -> list:
     """Id panels name every sparse field: which are ids is decided daily from the data."""
     scenes = cfg.model.scenes
-    sparse = [c.name for c in CONTRACTS[cfg.data.dataset].by_role(Role.SPARSE)]
+    sparse = [c.name for c in dataset_contract(cfg).by_role(Role.SPARSE)]
     drifted = ("DriftedColumnsCount", {"value_type": "share"}, "share")
     rate = {t: _named({s: f"label.{s}.{t}" for s in scenes}) for t in ("ctr", "cvr")}
     return [

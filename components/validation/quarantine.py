@@ -11,6 +11,7 @@ from pathlib import Path
 from components import atomic, codec
 from components.config import Config
 from components.data.contract import CONTRACTS, Contract
+from components.data.contract_yaml import load_contract
 from components.data.partitions import (
     CONTRACT_FILE,
     PartitionError,
@@ -44,15 +45,19 @@ class ValidationReport:
 
 
 def dataset_contract(cfg: Config) -> Contract:
-    """The contract params.yaml names; it must agree with what an importer wrote."""
-    contract = CONTRACTS[cfg.data.dataset]
+    """The contract params.yaml names (a built-in one, or data.contract's YAML for dataset
+    custom); it must agree with what an importer wrote. Every reader of the data asks here."""
+    if cfg.data.dataset == "custom":
+        contract = load_contract(cfg.contract_path(), source=f"data.contract {cfg.data.contract}")
+    else:
+        contract = CONTRACTS[cfg.data.dataset]
     marker = cfg.path("raw") / CONTRACT_FILE
     if marker.exists():
         written = json.loads(marker.read_text()).get("name")
         if written != contract.name:
-            raise PartitionError(
-                f"{marker} says the data is {written!r}, params data.dataset {contract.name!r}"
-            )
+            key = "data.contract's name" if cfg.data.dataset == "custom" else "data.dataset"
+            said = f"params {key} {contract.name!r}"
+            raise PartitionError(f"{marker} says the data is {written!r}, {said}")
     return contract
 
 

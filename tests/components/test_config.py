@@ -180,6 +180,8 @@ BILLION_LAUGHS = "\n".join(
         ("# padding\n" * (1 << 17), "over 1 MiB: too large for a params file"),
         ("seed: " + "9" * 5000 + "\n", "unreadable value"),
         ("2026-01-01: 3\n", "not a params mapping"),
+        ("seed: 1\ntrain:\n  epochs: 1\n  epochs: 2\n", "line 4: key 'epochs' given twice"),
+        ("seed: !!python/object/apply:os.getpid []\n", "unsafe YAML tag at line 1"),
     ],
 )
 def test_unsafe_yaml_is_refused_before_it_is_built(tmp_path, text, message):

@@ -1,14 +1,15 @@
-"""Public datasets into day partitions, each with its own contract."""
+"""Public datasets, and files of a YAML-declared contract, into day partitions."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from pathlib import Path
 
 from components import atomic
-from components.data.contract import CONTRACTS
-from components.data.loaders import aliccp, aliexpress
+from components.data.contract import CONTRACTS, Contract
+from components.data.loaders import aliccp, aliexpress, custom
 from components.data.loaders.tables import LoaderError
 from components.data.partitions import CONTRACT_FILE, list_days, write_partition
 
@@ -17,26 +18,40 @@ LOADERS = {
     "aliccp-raw": aliccp.load_raw,
     "aliexpress": aliexpress.load,
 }
+CUSTOM = "custom"  # files of the contract data.contract declares (data.dataset: custom)
 
 
 def import_day(
-    raw: Path, dataset: str, paths: list[Path], day: dt.date, scene: str | None = None
+    raw: Path,
+    dataset: str,
+    paths: list[Path],
+    day: dt.date,
+    scene: str | None = None,
+    contract: Contract | None = None,
 ) -> tuple[Path, int]:
-    """Load files of a public dataset as one day's partition; returns (folder, rows)."""
-    if dataset not in LOADERS:
-        raise LoaderError(f"unknown dataset {dataset!r}; choose from {', '.join(LOADERS)}")
+    """Load files of a public dataset, or of `contract` for dataset custom, as one day's
+    partition; returns (folder, rows)."""
+    if dataset == CUSTOM:
+        if contract is None:
+            raise LoaderError("dataset custom needs its contract (data.contract in params.yaml)")
+        load = functools.partial(custom.load, contract)
+    elif dataset in LOADERS:
+        contract, load = CONTRACTS[dataset], LOADERS[dataset]
+    else:
+        choices = ", ".join([*LOADERS, CUSTOM])
+        raise LoaderError(f"unknown dataset {dataset!r}; choose from {choices}")
     for path in paths:
         if not Path(path).is_file():
             raise LoaderError(f"{path}: no such file")
     marker = Path(raw) / CONTRACT_FILE
     held = json.loads(marker.read_text())["name"] if marker.exists() else None
-    if held != dataset and (held or list_days(raw)):
+    if held != contract.name and (held or list_days(raw)):
         holder = held or "simulator"
         raise LoaderError(
-            f"{raw} already holds {holder} data; import {dataset} into another paths.raw"
+            f"{raw} already holds {holder} data; import {contract.name} into another paths.raw"
         )
-    table = LOADERS[dataset]([Path(p) for p in paths], day, scene)
+    table = load([Path(p) for p in paths], day, scene)
     folder = write_partition(raw, day, table)
     if held is None:
-        atomic.write_text(marker, CONTRACTS[dataset].to_json())
+        atomic.write_text(marker, contract.to_json())
     return folder, table.num_rows

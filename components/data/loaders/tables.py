@@ -22,10 +22,21 @@ def require_columns(frame: pd.DataFrame, needed: list[str], source: str) -> None
 
 
 def to_table(frame: pd.DataFrame, contract: Contract, day: dt.date) -> pa.Table:
-    """Add request id and day, drop impossible funnels, cast to the contract's schema."""
-    frame = frame[~((frame["click"] == 0) & (frame["conversion"] == 1))]
-    frame = frame.reset_index(drop=True)
-    frame["request_id"] = np.arange(len(frame), dtype=np.int64)
-    frame["day"] = day.isoformat()
+    """Add request id and day where the files have none, drop impossible funnels, cast to
+    the contract's schema (a value that does not fit is one line naming its column)."""
+    click, conversion = frame[contract.click], frame[contract.conversion]
+    frame = frame[~((click == 0) & (conversion == 1))].reset_index(drop=True)
+    if contract.request_id not in frame.columns:
+        frame[contract.request_id] = np.arange(len(frame), dtype=np.int64)
+    if contract.day not in frame.columns:
+        frame[contract.day] = day.isoformat()
     schema = contract.schema()
-    return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+    arrays = []
+    for field in schema:
+        try:
+            arrays.append(pa.array(frame[field.name], type=field.type, from_pandas=True))
+        except (pa.ArrowException, OverflowError, TypeError, ValueError) as err:
+            reason = (str(err).splitlines() or [type(err).__name__])[0][:100]
+            dtype = contract.column(field.name).dtype
+            raise LoaderError(f"column {field.name!r} does not fit {dtype}: {reason}") from None
+    return pa.Table.from_arrays(arrays, schema=schema)
