@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 MAX_PARAMS_BYTES = 1 << 20  # params.yaml is ~10 KB
 MAX_DEPTH = 16  # nesting of YAML collections; params.yaml's deepest is 4
-MAX_PROBLEMS = 5  # problems listed in one error line
+MAX_PROBLEMS_CHARS = 150  # an error line lists problems up to this length, then "and N more"
 
 
 class ConfigError(ValueError):
@@ -428,6 +428,8 @@ def _problem(error: dict) -> str:
     else:
         allowed = re.sub(r"^\w+ should", "must", error["msg"].removeprefix("Value error, "))
         allowed = allowed.replace("must be an object", "must be a mapping")
+        if error["type"] == "string_type" and isinstance(error["input"], int | float):
+            allowed += " (YAML read it as a number: quote it)"  # 301_1 is the integer 3011
     return f"{key}: {_REPR.repr(error['input'])}: {allowed}"
 
 
@@ -436,8 +438,13 @@ def _one_line(err: ValidationError, source: str) -> str:
     # A tuple's own error ("at least 1 item after validation") repeats its items' errors
     inner = {e["loc"][:n] for e in errors for n in range(len(e["loc"]))}
     problems = [_problem(e) for e in errors if e["loc"] not in inner]
-    more = f"; and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
-    return f"{source}: {'; '.join(problems[:MAX_PROBLEMS])}{more}"
+    shown = problems[:1]  # the first in full; then as many as keep the line short
+    for problem in problems[1:]:
+        if len("; ".join([*shown, problem])) > MAX_PROBLEMS_CHARS:
+            break
+        shown.append(problem)
+    more = f"; and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
+    return f"{source}: {'; '.join(shown)}{more}"
 
 
 def parse(raw: dict, root: Path, source: str = "params") -> Config:
