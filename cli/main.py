@@ -20,7 +20,13 @@ from components.data.contract import CONTRACTS
 from components.data.corruption import KINDS
 from components.data.loaders import CUSTOM, LOADERS, import_day
 from components.data.loaders.tables import LoaderError
-from components.data.partitions import PartitionError, list_days, parse_day, read_partition
+from components.data.partitions import (
+    PartitionError,
+    day_of,
+    list_days,
+    parse_day,
+    read_partition,
+)
 from components.data.versioning import VersioningError, track
 from components.datasets import DATASETS as DATASET_NAMES
 from components.datasets import InitError
@@ -136,13 +142,15 @@ def cmd_import(cfg: Config, args: argparse.Namespace) -> int:
                 "the contract YAML, to import custom files (docs/your-data.md)"
             )
         contract = dataset_contract(cfg)
-    folder, rows = import_day(
+    written = import_day(
         cfg.path("raw"), args.dataset, args.paths, day, args.scene,
-        contract if args.dataset == CUSTOM else None,
+        contract if args.dataset == CUSTOM else None, args.days,
     )  # fmt: skip
-    console.print(f"wrote {rows} rows to {folder}")
-    column = read_partition(cfg.path("raw"), day, [contract.scene])[contract.scene]
-    scenes = Counter(column.to_pylist())
+    scenes: Counter = Counter()
+    for folder, rows in written:
+        console.print(f"wrote {rows} rows to {folder}")
+        days_scenes = read_partition(folder.parent, day_of(folder), [contract.scene])
+        scenes.update(days_scenes[contract.scene].to_pylist())
     known = set(cfg.model.scenes)
     listed = ", ".join(f"{s} {n}" + ("" if s in known else " (not in model.scenes)")
                        for s, n in sorted(scenes.items()))  # fmt: skip
@@ -319,6 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", type=Path, help="custom: CSV or Parquet files")
     p.add_argument("--day", required=True)
     p.add_argument("--scene", help="scene name for every row (default: from the data)")
+    p.add_argument(
+        "--days",
+        type=POSITIVE,
+        default=1,
+        help="aliccp-raw: split the files, in order, into this many days from --day",
+    )
     p.set_defaults(run=cmd_import)
 
     p = sub.add_parser("profile", help="rows and label rates per day and scene, as JSON")

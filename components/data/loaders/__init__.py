@@ -9,13 +9,13 @@ from pathlib import Path
 
 from components import atomic
 from components.data.contract import CONTRACTS, Contract
-from components.data.loaders import aliccp, aliexpress, custom
+from components.data.loaders import aliccp, aliccp_stream, aliexpress, custom
 from components.data.loaders.tables import LoaderError
-from components.data.partitions import CONTRACT_FILE, list_days, write_partition
+from components.data.partitions import CONTRACT_FILE, list_days, partition_dir, write_partition
 
-LOADERS = {
+LOADERS = {  # files -> one day's table, in memory
     "aliccp": aliccp.load_preprocessed,
-    "aliccp-raw": aliccp.load_raw,
+    "aliccp-raw": None,  # streamed (aliccp_stream): its files are ~40 GB
     "aliexpress": aliexpress.load,
 }
 CUSTOM = "custom"  # files of the contract data.contract declares (data.dataset: custom)
@@ -28,9 +28,11 @@ def import_day(
     day: dt.date,
     scene: str | None = None,
     contract: Contract | None = None,
-) -> tuple[Path, int]:
-    """Load files of a public dataset, or of `contract` for dataset custom, as one day's
-    partition; returns (folder, rows)."""
+    days: int = 1,
+) -> list[tuple[Path, int]]:
+    """Load files of a public dataset, or of `contract` for dataset custom, as day
+    partitions from `day`: one, or `days` pseudo-days of aliccp-raw's files split in file
+    order; returns [(folder, rows)]."""
     if dataset == CUSTOM:
         if contract is None:
             raise LoaderError("dataset custom needs its contract (data.contract in params.yaml)")
@@ -50,8 +52,14 @@ def import_day(
         raise LoaderError(
             f"{raw} already holds {holder} data; import {contract.name} into another paths.raw"
         )
-    table = load([Path(p) for p in paths], day, scene)
-    folder = write_partition(raw, day, table)
+    if days > 1 and load is not None:
+        raise LoaderError(f"--days {days}: only aliccp-raw splits its files into pseudo-days")
+    if load is None:
+        written = aliccp_stream.import_raw(Path(raw), [Path(p) for p in paths], day, days, scene)
+        done = [(partition_dir(raw, d), rows) for d, rows in written]
+    else:
+        table = load([Path(p) for p in paths], day, scene)
+        done = [(write_partition(raw, day, table), table.num_rows)]
     if held is None:
         atomic.write_text(marker, contract.to_json())
-    return folder, table.num_rows
+    return done

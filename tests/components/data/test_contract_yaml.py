@@ -210,7 +210,9 @@ def test_importing_custom_files_checks_them_against_the_contract(tmp_path):
         import_day(cfg.path("raw"), "custom", [tmp_path / "bad_slot.csv"], DAY)
     assert not cfg.path("raw").exists()  # nothing half-written
     frame.to_csv(tmp_path / "good.csv", index=False)
-    _, rows = import_day(cfg.path("raw"), "custom", [tmp_path / "good.csv"], DAY, "web", contract)
+    [(_, rows)] = import_day(
+        cfg.path("raw"), "custom", [tmp_path / "good.csv"], DAY, "web", contract
+    )
     assert rows == 50 and read_partition(cfg.path("raw"), DAY)["channel"].unique().to_pylist() == [
         "web"
     ]
