@@ -7,71 +7,63 @@ import json
 import logging
 import os
 import sys
+import typing
 from pathlib import Path
 
 from rich.console import Console
 
 from cli.prefect_api import PrefectApiError, sigterm_exits
-from cli.reports import table
 from cli.workspace import use_workspace
-from components import atomic
-from components.config import Config, ConfigError, load, with_compare
-from components.data.contract import CONTRACTS
-from components.data.corruption import KINDS
-from components.data.loaders import CUSTOM, LOADERS, import_day
-from components.data.loaders.tables import LoaderError
-from components.data.partitions import (
-    PartitionError,
-    day_of,
-    list_days,
-    parse_day,
-    read_partition,
-)
-from components.data.versioning import VersioningError, track
+from components.config import Config, ConfigError, DataConfig, ModelName, load, with_compare
 from components.datasets import DATASETS as DATASET_NAMES
 from components.datasets import InitError
-from components.evaluation.compare import CompareError
-from components.evaluation.evaluate import EvaluationError
-from components.models import MODELS
-from components.models.base import ModelError
-from components.models.bundle import BundleError
-from components.models.scoring import ScoringError
-from components.registry import RegistryError
-from components.runs import RunLockedError, next_day
-from components.serving import ServingError
-from components.training.chain import TrainingError
-from components.validation.quarantine import dataset_contract, validate_day
-from flows.schedule import ScheduleError
 
+# Nothing heavy is imported before a command runs (torch, pandas, MLflow, Prefect): `mtms
+# --help` stays well under a second. The choices below are the config's own literals.
+MODEL_NAMES = typing.get_args(ModelName)
+CORRUPTIONS = (  # components.data.corruption.KINDS (a test keeps the two equal)
+    "missing_column", "wrong_dtype", "nulls", "conversion_without_click",
+    "impossible_label_rate", "duplicate_request_ids", "empty_day", "wrong_day",
+    "unknown_scene", "null_in_list", "nonfinite_dense", "long_lists", "truncated_file",
+)  # fmt: skip
+IMPORTABLE = [d for d in typing.get_args(DataConfig.model_fields["dataset"].annotation)
+              if d != "simulator"]  # fmt: skip
 console = Console(width=None if sys.stdout.isatty() else 160)  # files and pipes get wide tables
+# mtms's own errors: (module, class); one is caught only if its module was loaded, as it
+# must have been for the error to be raised
 ERRORS = (
-    CompareError,
-    ConfigError,
-    PartitionError,
-    LoaderError,
-    VersioningError,
-    BundleError,
-    ModelError,
-    TrainingError,
-    EvaluationError,
-    ScoringError,
-    RegistryError,
-    RunLockedError,
-    ScheduleError,
-    PrefectApiError,
-    ServingError,
-    InitError,
+    ("components.evaluation.compare", "CompareError"),
+    ("components.data.partitions", "PartitionError"),
+    ("components.data.loaders.tables", "LoaderError"),
+    ("components.data.versioning", "VersioningError"),
+    ("components.models.bundle", "BundleError"),
+    ("components.models.base", "ModelError"),
+    ("components.training.chain", "TrainingError"),
+    ("components.evaluation.evaluate", "EvaluationError"),
+    ("components.models.scoring", "ScoringError"),
+    ("components.registry", "RegistryError"),
+    ("components.runs", "RunLockedError"),
+    ("flows.schedule", "ScheduleError"),
+    ("components.serving", "ServingError"),
 )
+
+
+def _known_errors() -> tuple[type[Exception], ...]:
+    loaded = [getattr(sys.modules[m], n) for m, n in ERRORS if m in sys.modules]
+    return (ConfigError, InitError, PrefectApiError, *loaded)
 
 
 def _version(cfg: Config) -> None:
+    from components.data.versioning import track
+
     version = track(cfg.root, cfg.path("raw"))
     if version:
         console.print(f"data version (data.dvc md5): {version}")
 
 
 def cmd_simulate(cfg: Config, args: argparse.Namespace) -> int:
-    from cli.reports import print_signal
+    from cli.reports import print_signal, table
+    from components.data.partitions import parse_day
     from components.data.simulator import simulate
 
     sim = cfg.simulator
@@ -99,6 +91,9 @@ def cmd_simulate(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_validate(cfg: Config, args: argparse.Namespace) -> int:
+    from components.data.partitions import list_days, parse_day
+    from components.validation.quarantine import validate_day
+
     days = list_days(cfg.path("raw")) if args.all else [parse_day(args.day)]
     failed = 0
     for day in days:
@@ -134,6 +129,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_import(cfg: Config, args: argparse.Namespace) -> int:
     from collections import Counter
 
+    from components.data.contract import CONTRACTS
+    from components.data.loaders import CUSTOM, import_day
+    from components.data.partitions import day_of, parse_day, read_partition
+    from components.validation.quarantine import dataset_contract
+
     contract, day = CONTRACTS.get(args.dataset), parse_day(args.day)
     if args.dataset == CUSTOM:  # the files follow the contract params.yaml declares
         if cfg.data.dataset != CUSTOM:
@@ -164,7 +164,9 @@ def cmd_import(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_profile(cfg: Config, args: argparse.Namespace) -> int:
+    from components import atomic
     from components.data.profile import profile
+    from components.validation.quarantine import dataset_contract
 
     summary = profile(cfg.path("raw"), dataset_contract(cfg))
     atomic.write_text(args.out, json.dumps(summary, indent=2, sort_keys=True))
@@ -180,12 +182,15 @@ def cmd_train(cfg: Config, args: argparse.Namespace) -> int:
 
 def cmd_evaluate(cfg: Config, args: argparse.Namespace) -> int:
     from cli.training import evaluate
+    from components.data.partitions import parse_day
 
     return evaluate(console, cfg, args.bundle, parse_day(args.day), args.json)
 
 
 def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     from cli.backfill import run_days
+    from components.data.partitions import parse_day
+    from components.runs import next_day
 
     day = parse_day(args.day) if args.day else next_day(cfg)
     if day is None:
@@ -209,6 +214,8 @@ def cmd_status(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_replay(cfg: Config, args: argparse.Namespace) -> int:
+    from components import atomic
+    from components.training.chain import TrainingError
     from components.training.loop import set_threads
     from components.training.replay import curve, replay, summary
 
@@ -290,8 +297,25 @@ PORT = _int_in(1, 65535, "a port (1..65535)")
 BODY = _int_in(1024, 1 << 30, "a size in bytes (1024..1073741824)")
 
 
+class _Version(argparse.Action):
+    """--version, looked up only when asked (package metadata costs a scan of sys.path)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("mtms")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            found = "(not installed)"
+        parser.exit(message=f"mtms {found}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mtms", description=__doc__)
+    parser.add_argument("--version", action=_Version, help="print mtms's version and exit")
     parser.add_argument(
         "--params", default="params.yaml", help="the params file (default: %(default)s)"
     )
@@ -312,7 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", help="first day (default: simulator.start)")
     p.add_argument("--days", type=POSITIVE, help="number of days (default: simulator.days)")
     p.add_argument("--rows-per-day", type=POSITIVE, help="mean impressions per day")
-    p.add_argument("--corrupt", choices=KINDS, help="inject one corruption into every day written")
+    p.add_argument(
+        "--corrupt", choices=CORRUPTIONS, help="inject one corruption into every day written"
+    )
     p.add_argument("--report", action="store_true", help="print signal shares and oracle AUC")
     p.set_defaults(run=cmd_simulate)
 
@@ -323,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_validate)
 
     p = sub.add_parser("import", help="import a public dataset, or custom files, as a day")
-    p.add_argument("dataset", choices=[*LOADERS, CUSTOM], help="custom: data.contract's files")
+    p.add_argument("dataset", choices=IMPORTABLE, help="custom: data.contract's files")
     p.add_argument("paths", nargs="+", type=Path, help="custom: CSV or Parquet files")
     p.add_argument("--day", required=True)
     p.add_argument("--scene", help="scene name for every row (default: from the data)")
@@ -340,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_profile)
 
     p = sub.add_parser("train", help="train the warm-start chain over days; one bundle per day")
-    p.add_argument("--model", choices=sorted(MODELS), help="model (default: model.name)")
+    p.add_argument("--model", choices=sorted(MODEL_NAMES), help="model (default: model.name)")
     p.add_argument("--days", required=True, help="D1..D2, or one day D (YYYY-MM-DD)")
     p.add_argument("--warm-start", type=Path, help="bundle to start the first day from")
     p.set_defaults(run=cmd_train)
@@ -418,15 +444,15 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load(args.params)
         use_workspace(cfg, quiet=args.command != "schedule")  # before Prefect or MLflow load
         return args.run(cfg, args)
-    except ERRORS as err:
-        print(f"mtms: error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:  # a full disk, a read-only folder: the reason and the file
-        where = f": {err.filename}" if err.filename is not None else ""
-        print(f"mtms: error: {err.strerror or err}{where}", file=sys.stderr)
-        return 2
-    except Exception as err:  # a bug or a library's surprise: one line unless debugging
-        if os.environ.get("MTMS_DEBUG") == "1":
+    except Exception as err:
+        if isinstance(err, _known_errors()):  # mtms's own: the message is the whole story
+            print(f"mtms: error: {err}", file=sys.stderr)
+            return 2
+        if isinstance(err, OSError):  # a full disk, a read-only folder: the reason and the file
+            where = f": {err.filename}" if err.filename is not None else ""
+            print(f"mtms: error: {err.strerror or err}{where}", file=sys.stderr)
+            return 2
+        if os.environ.get("MTMS_DEBUG") == "1":  # a bug or a library's surprise: one line
             raise
         first = next(iter(str(err).splitlines()), "")
         print(

@@ -41,3 +41,34 @@ def test_nonsense_numbers_are_usage_errors(capsys, argv, message):
 )
 def test_sane_numbers_parse(argv, key, value):
     assert getattr(build_parser().parse_args(argv), key) == value
+
+
+def test_help_and_version_load_nothing_heavy():
+    """`mtms --help` must not import torch, pandas, MLflow or Prefect (5-29 s before)."""
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    probe = (
+        "import sys, contextlib, io\n"
+        "from cli.main import main\n"
+        "for argv in (['--help'], ['--version'], ['import', '--help']):\n"
+        "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "        main(argv)\n"
+        "print(sorted(m for m in ('torch', 'pandas', 'mlflow', 'prefect', 'great_expectations',"
+        " 'evidently', 'scipy') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_command_lines_lists_are_the_libraries_own():
+    from cli.main import CORRUPTIONS, IMPORTABLE, MODEL_NAMES
+    from components.data.corruption import KINDS
+    from components.data.loaders import CUSTOM, LOADERS
+    from components.models import MODELS
+
+    assert CORRUPTIONS == KINDS and set(MODEL_NAMES) == set(MODELS)
+    assert IMPORTABLE == [*LOADERS, CUSTOM]
