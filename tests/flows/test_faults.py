@@ -40,9 +40,9 @@ def test_a_day_no_step_can_handle_is_recorded_failed_and_the_schedule_moves_on(
 ):
     # a team that allows unknown scenes (validation.max_unknown_scene_share: 1.0) gets a
     # day whose scenes are all unknown: it used to crash the drift step on every rerun
-    params = daily_workspace(
-        tmp_path / "ws", sim_days, {"validation": {"max_unknown_scene_share": 1.0}}
-    )
+    # (uncalibrated: a calibrating parent's held-out rows of day 1 would train day 3)
+    overrides = {"validation": {"max_unknown_scene_share": 1.0}, "train": {"calibration": "none"}}
+    params = daily_workspace(tmp_path / "ws", sim_days, overrides)
     cfg = load(params)
     rewrite_day(cfg, day(2), _rename_scenes)
     for i in (0, 1, 2):

@@ -148,6 +148,12 @@ def own_models(cfg, tmp_path):
     return cfg.model_copy(update={"paths": cfg.paths.model_copy(update={"models": tmp_path})})
 
 
+def uncalibrated(cfg):
+    """Training's own behaviour, every row trained on (the calibration stage holds a tenth of
+    the newest day out; tests/components/training/test_calibration.py covers it)."""
+    return cfg.model_copy(update={"train": cfg.train.model_copy(update={"calibration": "none"})})
+
+
 def metrics_of(bundle, cfg, offset):
     table = read_partition(cfg.path("raw"), day(cfg, offset))
     return {(m.scene, m.task): m for m in evaluate(bundle, table)}
@@ -155,7 +161,7 @@ def metrics_of(bundle, cfg, offset):
 
 @pytest.mark.slow
 def test_a_trained_model_beats_a_constant_by_a_wide_margin(sim_days, tmp_path):
-    cfg = own_models(sim_days, tmp_path)
+    cfg = uncalibrated(own_models(sim_days, tmp_path))
     trained = train_chain(cfg, "mtms", [day(cfg, i) for i in range(3)])
     metrics = metrics_of(bundles.load(trained[-1].path), cfg, 3)
     table = read_partition(cfg.path("raw"), day(cfg, 3))
@@ -201,7 +207,7 @@ def test_metrics_are_deterministic_for_a_fixed_seed(sim_days, tmp_path):
 
 @pytest.mark.slow
 def test_a_window_of_two_days_trains_on_both(sim_days, tmp_path):
-    cfg = own_models(sim_days, tmp_path)
+    cfg = uncalibrated(own_models(sim_days, tmp_path))
     cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"window_days": 2})})
     _, first = train_day(cfg, "esmm", day(cfg, 0), None)  # only one day exists before it
     bundle, second = train_day(cfg, "esmm", day(cfg, 2), None)
