@@ -72,3 +72,13 @@ def test_the_command_lines_lists_are_the_libraries_own():
 
     assert CORRUPTIONS == KINDS and set(MODEL_NAMES) == set(MODELS)
     assert IMPORTABLE == [*LOADERS, CUSTOM]
+
+
+def test_every_error_the_command_line_names_exists():
+    """ERRORS names classes by module, so a rename must fail here, not print 'unexpected'."""
+    import importlib
+
+    from cli.main import ERRORS
+
+    for module, name in ERRORS:
+        assert issubclass(getattr(importlib.import_module(module), name), Exception), name

@@ -14,8 +14,6 @@ import pyarrow as pa
 from components.data.contract import ALICCP
 from components.data.loaders.tables import require_columns, to_table
 
-FIELD_SEP, ID_SEP, VALUE_SEP = "\x01", "\x02", "\x03"
-
 
 def load_preprocessed(paths: list[Path], day: dt.date, scene: str | None = None) -> pa.Table:
     """CSV with header: click, purchase, the label-encoded fields and D* dense columns."""

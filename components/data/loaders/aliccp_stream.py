@@ -84,9 +84,11 @@ def _columns(features: pa.Array, source: str, first_line: int) -> dict[str, pa.A
     """One value column and one `<field>?` presence column per contract feature."""
     n = len(features)
     row, field, ids, values = _records(features, source, first_line)
-    out = {}
+    out, masks = {}, {}
     for name, col in FIELDS:
-        mask = pc.equal(field, name).to_numpy(zero_copy_only=False)
+        if name not in masks:  # 508, 509, 702, 853 fill two columns each: one scan
+            masks[name] = pc.equal(field, name).to_numpy(zero_copy_only=False)
+        mask = masks[name]
         rows, found_ids, found_values = row[mask], ids[mask], values[mask]
         present = np.zeros(n, bool)
         present[rows] = True
