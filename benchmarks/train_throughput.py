@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -45,7 +46,8 @@ def prepare(root: Path, rows: int) -> None:
     encoder = Encoder(dataset_contract(cfg), cfg.model.scenes)
     encoder.fit(table)
     data = encoder.encode(table)[0]
-    torch.save({"encoder": encoder.state(), "data": data._tensors()}, root / "encoded.pt")
+    tensors = {f.name: getattr(data, f.name) for f in fields(data) if f.name != "scene_id"}
+    torch.save({"encoder": encoder.state(), "data": tensors}, root / "encoded.pt")
 
 
 def _bare(model, stage, data, cfg, generator) -> int:
@@ -70,12 +72,14 @@ class RowDataset(torch.utils.data.Dataset):
 
     def __init__(self, data):
         self.data = data
+        self.multi = data.multi  # padded per row, as such loaders hold lists
 
     def __len__(self) -> int:
         return len(self.data)
 
     def __getitem__(self, i: int) -> dict:
-        return {k: v[i] for k, v in self.data._tensors().items()}
+        rows = {k: v[i] for k, v in self.data._rows().items() if k != "multi_len"}
+        return {**rows, "multi": self.multi[i]}
 
 
 def _dataloader(model, stage, data, cfg, generator) -> tuple[float, int]:
@@ -94,7 +98,7 @@ def _dataloader(model, stage, data, cfg, generator) -> tuple[float, int]:
             subset, batch_size=cfg.batch_size, shuffle=True, generator=generator
         )
         for columns in loader:
-            batch = Batch(**columns, scene_id=scene)
+            batch = Batch.from_padded(columns.pop("multi"), **columns, scene_id=scene)
             loss = multitask_loss(stage.forward(batch), batch, model.losses)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,6 +20,7 @@ from components.atomic import SUFFIX, temp_prefix
 
 PART_FILE = "part-0.parquet"
 CONTRACT_FILE = "_contract.json"  # written beside the partitions by dataset importers
+CHUNK_ROWS = 262_144  # rows read at a time where a day is streamed (validation, encoding)
 
 
 class PartitionError(ValueError):
@@ -108,6 +110,20 @@ def read_partition(root: Path, day: dt.date, columns: list[str] | None = None) -
         return pa.concat_tables(pq.read_table(f, columns=columns) for f in files)
     except (pa.ArrowException, OSError) as err:
         raise PartitionError(f"{folder}: unreadable parquet ({err})") from None
+
+
+def stream_partition(root: Path, day: dt.date, rows: int) -> Iterator[pa.RecordBatch]:
+    """One day's rows as record batches of at most `rows`, read as they are consumed: a
+    day bigger than memory is read one batch at a time."""
+    folder = partition_dir(root, day)
+    files = sorted(folder.glob("*.parquet"))
+    if not files:
+        raise PartitionError(f"no partition for {day} under {root}")
+    for f in files:
+        try:
+            yield from pq.ParquetFile(f).iter_batches(batch_size=rows)
+        except (pa.ArrowException, OSError) as err:
+            raise PartitionError(f"{folder}: unreadable parquet ({err})") from None
 
 
 def move_partition(src_root: Path, dst_root: Path, day: dt.date) -> Path:

@@ -1,46 +1,102 @@
-"""A block of encoded rows: contiguous tensors that batches are sliced from."""
+"""A block of encoded rows: contiguous tensors that batches are sliced from.
+
+Multi-valued fields are stored ragged: every id of every row once, row by row and
+field by field, with each row's start and each (row, field) list length. A day of
+long behaviour lists then costs its ids, not rows x fields x the longest list; a
+training batch is padded to `multi_width` only when a model reads it (`multi`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from functools import cached_property
 
 import torch
 from torch import Tensor
+
+RAGGED = ("multi_ids", "multi_start")  # not per-row tensors: ids, and where each row starts
 
 
 @dataclass(frozen=True)
 class Batch:
     sparse: Tensor  # [N, F] int64 vocabulary row of each single-valued field
-    multi: Tensor  # [N, M, L] int64 rows of each multi-valued field, -1 = padding
+    multi_ids: Tensor  # [T] int32 vocabulary rows of the multi-valued fields' ids, ragged
+    multi_start: Tensor  # [N] int64 where each row's ids start in multi_ids
+    multi_len: Tensor  # [N, M] int32 ids of each multi-valued field in each row
     dense: Tensor  # [N, Dn] float32 normalised dense features
     scene: Tensor  # [N] int64 index into the model's scenes
     click: Tensor  # [N] float32
     conversion: Tensor  # [N] float32
     daction: Tensor  # [N] float32 (zeros where the data has no post-click action label)
+    multi_width: int = 1  # the longest list of the block: what `multi` pads to
     scene_id: int | None = None  # set when every row belongs to this one scene
 
     def __len__(self) -> int:
         return self.scene.shape[0]
 
-    def _tensors(self) -> dict[str, Tensor]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "scene_id"}
+    def _rows(self) -> dict[str, Tensor]:
+        """The tensors with one entry per row."""
+        skip = {*RAGGED, "multi_width", "scene_id"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+
+    @cached_property
+    def multi(self) -> Tensor:
+        """[N, M, multi_width] int64 ids of each multi-valued field, padded with -1 (built
+        once per batch: every embedding set of a model reads it)."""
+        n, m = self.multi_len.shape
+        lengths = self.multi_len.reshape(-1).long()
+        out = torch.full((n * m, self.multi_width), -1, dtype=torch.int64)
+        if lengths.numel() == 0:
+            return out.view(n, m, self.multi_width)
+        bag = torch.repeat_interleave(torch.arange(n * m), lengths)
+        within = torch.arange(bag.numel()) - torch.repeat_interleave(lengths.cumsum(0) - lengths,
+                                                                    lengths)  # fmt: skip
+        # where each (row, field) list starts in multi_ids
+        starts = self.multi_start[:, None] + self.multi_len.long().cumsum(1) - self.multi_len
+        out[bag, within] = self.multi_ids[starts.reshape(-1)[bag] + within].long()
+        return out.view(n, m, self.multi_width)
 
     def take(self, index: Tensor, scene_id: int | None = None) -> Batch:
         """Rows `index` (a gather: one copy)."""
-        return Batch(**{k: v[index] for k, v in self._tensors().items()}, scene_id=scene_id)
+        rows = {k: v[index] for k, v in self._rows().items()}
+        totals = rows["multi_len"].long().sum(1)
+        start = totals.cumsum(0) - totals
+        src = torch.repeat_interleave(self.multi_start[index] - start, totals)
+        ids = self.multi_ids[src + torch.arange(src.numel())]
+        return Batch(**rows, multi_ids=ids, multi_start=start, multi_width=self.multi_width,
+                     scene_id=scene_id)  # fmt: skip
 
     def slice(self, start: int, stop: int, scene_id: int | None = None) -> Batch:
         """Rows start:stop as views (no copy): the hot path of the training loop."""
-        return Batch(**{k: v[start:stop] for k, v in self._tensors().items()}, scene_id=scene_id)
+        rows = {k: v[start:stop] for k, v in self._rows().items()}
+        return replace(self, **rows, multi_start=self.multi_start[start:stop], scene_id=scene_id)
 
     @staticmethod
     def concat(blocks: list[Batch]) -> Batch:
-        """Rows of several blocks (days of a window); multi fields padded to the longest."""
+        """Rows of several blocks (days of a window); `multi` pads to the longest list."""
         if len(blocks) == 1:
             return blocks[0]
-        width = max(b.multi.shape[2] for b in blocks)
-        multis = [torch.nn.functional.pad(b.multi, (0, width - b.multi.shape[2]), value=-1)
-                  for b in blocks]  # fmt: skip
-        keys = [k for k in blocks[0]._tensors() if k != "multi"]
-        out = {k: torch.cat([b._tensors()[k] for b in blocks]) for k in keys}
-        return Batch(**out, multi=torch.cat(multis))
+        out = {k: torch.cat([b._rows()[k] for b in blocks]) for k in blocks[0]._rows()}
+        shift = torch.tensor([0] + [b.multi_ids.numel() for b in blocks[:-1]]).cumsum(0)
+        return Batch(
+            **out,
+            multi_ids=torch.cat([b.multi_ids for b in blocks]),
+            multi_start=torch.cat([b.multi_start + s for b, s in zip(blocks, shift, strict=True)]),
+            multi_width=max(b.multi_width for b in blocks),
+        )
+
+    @staticmethod
+    def from_padded(multi: Tensor, **columns) -> Batch:
+        """A Batch from [N, M, L] padded ids (-1 = padding) and the per-row columns."""
+        n, m, width = multi.shape
+        present = multi >= 0
+        lengths = present.sum(2)
+        totals = lengths.sum(1)
+        # ids of a row must come first in their list: padding only at the end
+        return Batch(
+            multi_ids=multi[present].to(torch.int32),
+            multi_start=totals.cumsum(0) - totals,
+            multi_len=lengths.to(torch.int32),
+            multi_width=max(width, 1),
+            **columns,
+        )

@@ -8,6 +8,8 @@ saved in every bundle, so a warm-started model reads new days with the same rows
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,10 +18,13 @@ import pyarrow.compute as pc
 import torch
 
 from components.data.contract import Contract, Role
+from components.data.partitions import CHUNK_ROWS
 from components.features.batch import Batch
 from components.features.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
+
+Rows = pa.Table | Iterable[pa.RecordBatch]
 
 
 @dataclass(frozen=True)
@@ -34,17 +39,37 @@ class FeatureSpec:
     has_daction: bool = False  # the data labels post-click actions (Batch.daction is real)
 
 
-def _list_column(column: pa.ChunkedArray) -> np.ndarray:
-    """[N, L] int64 ids of a list column, padded with -1."""
-    arr = column.combine_chunks()
-    offsets = arr.offsets.to_numpy().astype(np.int64)
-    offsets = offsets - offsets[0]
-    values = arr.flatten().to_numpy().astype(np.int64)
-    lengths = np.diff(offsets)
-    out = np.full((len(arr), max(int(lengths.max(initial=0)), 1)), -1, np.int64)
-    row = np.repeat(np.arange(len(arr)), lengths)
-    out[row, np.arange(values.size) - offsets[row]] = values
-    return out
+def _ragged(n: int, columns: list[pa.Array], vocabs: list[Vocabulary]) -> tuple[np.ndarray, ...]:
+    """Multi-valued fields of `n` rows, ragged (see Batch): vocabulary rows of every id,
+    row by row and field by field, each row's first position, each list's length."""
+    lengths = np.zeros((n, len(columns)), np.int64)
+    offsets, values = [], []
+    for j, (arr, vocab) in enumerate(zip(columns, vocabs, strict=True)):
+        off = arr.offsets.to_numpy().astype(np.int64)
+        offsets.append(off - off[0])
+        values.append(vocab.lookup(arr.flatten().to_numpy().astype(np.int64)))
+        lengths[:, j] = np.diff(off)
+    within = np.cumsum(lengths, axis=1) - lengths  # where each list starts inside its row
+    start = np.cumsum(lengths.sum(1)) - lengths.sum(1)
+    ids = np.empty(int(lengths.sum()), np.int32)
+    for j, (off, rows) in enumerate(zip(offsets, values, strict=True)):
+        ids[np.repeat(start + within[:, j] - off[:-1], lengths[:, j]) + np.arange(rows.size)] = rows
+    return ids, start, lengths.astype(np.int32)
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _chunks(data: Rows) -> Iterator[pa.Table]:
+    """A table, or record batches streamed from a partition, as tables of <= CHUNK_ROWS."""
+    if isinstance(data, pa.Table):
+        if data.num_rows == 0:
+            yield data
+            return
+        data = data.to_batches(max_chunksize=CHUNK_ROWS)
+    for batch in data:
+        yield pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
 
 
 def _signed_log(x: np.ndarray) -> np.ndarray:
@@ -68,55 +93,90 @@ class Encoder:
         daction = self.contract.daction is not None
         return FeatureSpec(self.sparse, self.multi, self.dense, sizes, self.scenes, daction)
 
-    def _scene_index(self, table: pa.Table) -> np.ndarray:
-        """[N] index of each row's scene in self.scenes; -1 (and a warning) for other scenes."""
+    def _scene_index(self, table: pa.Table, unknown: Counter) -> np.ndarray:
+        """[N] index of each row's scene in self.scenes; -1 for other scenes, counted."""
         index = pc.index_in(table[self.contract.scene], value_set=pa.array(self.scenes))
         index = index.fill_null(-1).to_numpy().astype(np.int64)
-        other = index < 0
-        if other.any():
-            names = table[self.contract.scene].filter(pa.array(other)).unique().to_pylist()
-            log.warning("skipping %d rows of scenes %s not in model.scenes", other.sum(), names)
+        if (other := index < 0).any():
+            unknown.update(table[self.contract.scene].filter(pa.array(other)).to_pylist())
         return index
 
-    def fit(self, table: pa.Table) -> dict[str, int]:
-        """Grow the vocabularies with a training table; returns new rows per field."""
-        table = table.filter(pa.array(self._scene_index(table) >= 0))
-        added = {n: self.vocabs[n].update(table[n].to_numpy()) for n in self.sparse}
-        for n in self.multi:
-            added[n] = self.vocabs[n].update(table[n].combine_chunks().flatten().to_numpy())
+    @staticmethod
+    def _warn_unknown(unknown: Counter) -> None:
+        if unknown:
+            log.warning("skipping %d rows of scenes %s not in model.scenes",
+                        unknown.total(), sorted(unknown, key=str))  # fmt: skip
+
+    def fit(self, data: Rows) -> dict[str, int]:
+        """Grow the vocabularies with training rows (a table, or a partition's record
+        batches: counted chunk by chunk, then admitted at once, as for one table);
+        returns new rows per field."""
+        fields, unknown = self.sparse + self.multi, Counter()
+        seen: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in fields}
+        for chunk in _chunks(data):
+            chunk = chunk.filter(pa.array(self._scene_index(chunk, unknown) >= 0))
+            for n in fields:
+                column = chunk[n].combine_chunks()
+                ids = column.flatten() if n in self.multi else column
+                seen[n].append(np.unique(ids.to_numpy().astype(np.int64), return_counts=True))
+        self._warn_unknown(unknown)
+        added = {}
+        for n in fields:
+            keys = np.concatenate([k for k, _ in seen[n]] or [np.empty(0, np.int64)])
+            counts = np.concatenate([c for _, c in seen[n]] or [np.empty(0, np.int64)])
+            keys, where = np.unique(keys, return_inverse=True)
+            total = np.bincount(where, counts, keys.size).astype(np.int64)
+            added[n] = self.vocabs[n].update(keys, total)
         return added
 
     def _dense_raw(self, table: pa.Table) -> np.ndarray:
         cols = [table[n].to_numpy().astype(np.float64) for n in self.dense]
         return np.stack(cols, axis=1) if cols else np.zeros((table.num_rows, 0))
 
-    def encode(self, table: pa.Table) -> tuple[Batch, np.ndarray]:
-        """Tensors of the rows of known scenes, and the mask of those rows in `table`."""
-        scene = self._scene_index(table)  # once: the rows kept and their scene ids
+    def _encode_chunk(self, table: pa.Table, scene: np.ndarray) -> dict[str, np.ndarray]:
+        """Arrays of the rows of known scenes of one chunk (`scene` >= 0)."""
         keep = scene >= 0
         table = table.filter(pa.array(keep))
-        n = table.num_rows
-        sparse = np.stack([self.vocabs[f].lookup(table[f].to_numpy()) for f in self.sparse], 1)
-        multi = []
-        for f in self.multi:
-            ids = _list_column(table[f])
-            multi.append(np.where(ids >= 0, self.vocabs[f].lookup(ids), -1))
-        width = max((m.shape[1] for m in multi), default=1)
-        multi = [np.pad(m, ((0, 0), (0, width - m.shape[1])), constant_values=-1) for m in multi]
-        # a fixed transform, not statistics of one day: day 0's ad ages are all 0
-        dense = _signed_log(self._dense_raw(table))
-        label = lambda name: torch.from_numpy(table[name].to_numpy().astype(np.float32))  # noqa: E731
-        daction = self.contract.daction
-        batch = Batch(
-            sparse=torch.from_numpy(sparse.reshape(n, len(self.sparse))),
-            multi=torch.from_numpy(np.stack(multi, 1) if multi else np.zeros((n, 0, 1), np.int64)),
-            dense=torch.from_numpy(dense.astype(np.float32)),
-            scene=torch.from_numpy(scene[keep]),
-            click=label(self.contract.click),
-            conversion=label(self.contract.conversion),
-            daction=label(daction) if daction else torch.zeros(n),
-        )
-        return batch, keep
+        sparse = [self.vocabs[f].lookup(table[f].to_numpy()) for f in self.sparse]
+        multi = [table[f].combine_chunks() for f in self.multi]
+        ids, start, lengths = _ragged(table.num_rows, multi, [self.vocabs[f] for f in self.multi])
+        labels = [self.contract.click, self.contract.conversion, self.contract.daction]
+        return {
+            "sparse": np.stack(sparse, 1).reshape(table.num_rows, len(self.sparse)),
+            "multi_ids": ids, "multi_start": start, "multi_len": lengths,
+            # a fixed transform, not statistics of one day: day 0's ad ages are all 0
+            "dense": _signed_log(self._dense_raw(table)).astype(np.float32),
+            "scene": scene[keep],
+            **{k: (table[c].to_numpy().astype(np.float32) if c else np.zeros(table.num_rows,
+                                                                                np.float32))
+               for k, c in zip(("click", "conversion", "daction"), labels, strict=True)},
+        }  # fmt: skip
+
+    def encode(self, data: Rows) -> tuple[Batch, np.ndarray]:
+        """Tensors of the rows of known scenes, and the mask of those rows in the input
+        (a table, or a partition's record batches: encoded chunk by chunk, so memory holds
+        the tensors and one chunk, never a padded copy of the lists)."""
+        parts: dict[str, list[np.ndarray]] = {}
+        keeps, unknown, ids_before = [], Counter(), 0
+        for chunk in _chunks(data):
+            scene = self._scene_index(chunk, unknown)
+            keeps.append(scene >= 0)
+            arrays = self._encode_chunk(chunk, scene)
+            arrays["multi_start"] += ids_before
+            ids_before += arrays["multi_ids"].size
+            for k, v in arrays.items():
+                parts.setdefault(k, []).append(v)
+        self._warn_unknown(unknown)
+        if not keeps:  # no rows at all: one empty chunk gives the shapes
+            return self.encode(self._empty())
+        # one field at a time, its chunks freed as it is joined: memory peaks at the
+        # chunks plus one joined field (the ids), not twice the tensors
+        tensors = {k: torch.from_numpy(_joined(parts.pop(k))) for k in list(parts)}
+        width = max(int(tensors["multi_len"].max()) if tensors["multi_len"].numel() else 1, 1)
+        return Batch(**tensors, multi_width=width), np.concatenate(keeps)
+
+    def _empty(self) -> pa.Table:
+        return pa.table({c.name: pa.array([], c.arrow_type) for c in self.contract.columns})
 
     def state(self) -> dict:
         return {

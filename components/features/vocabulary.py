@@ -28,9 +28,13 @@ class Vocabulary:
         none = np.empty(0, np.int64)
         return cls(none, none.copy(), none.copy(), 1, min_count)
 
-    def update(self, values: np.ndarray) -> int:
-        """Count `values`; ids reaching min_count get new rows. Returns how many were added."""
-        new_keys, new_counts = np.unique(np.asarray(values, np.int64), return_counts=True)
+    def update(self, values: np.ndarray, counts: np.ndarray | None = None) -> int:
+        """Count `values` (or, with `counts`, unique values seen that many times each); ids
+        reaching min_count get new rows, in id order. Returns how many were added."""
+        if counts is None:
+            new_keys, new_counts = np.unique(np.asarray(values, np.int64), return_counts=True)
+        else:
+            new_keys, new_counts = np.asarray(values, np.int64), np.asarray(counts, np.int64)
         keys = np.union1d(self.keys, new_keys)
         counts = np.zeros(keys.size, np.int64)
         rows = np.zeros(keys.size, np.int64)

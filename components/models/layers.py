@@ -35,7 +35,7 @@ class FieldEmbedding(nn.Module):
         off = self.offsets
         ids = [batch.sparse + off[:f]]  # [B, F]
         if m:
-            multi = batch.multi  # [B, M, L]
+            multi = batch.multi  # [B, M, L], padded from the ragged ids here
             ids.append((multi.clamp(min=0) + off[f : f + m, None]).reshape(b, -1))
         if self.with_scene:
             ids.append(batch.scene[:, None] + off[-1])
@@ -44,9 +44,9 @@ class FieldEmbedding(nn.Module):
         vectors = self.table.weight.index_select(0, flat.reshape(-1)).view(b, -1, self.dim)
         parts = [vectors[:, :f]]
         if m:
-            width = batch.multi.shape[2]
+            width = multi.shape[2]
             bag = vectors[:, f : f + m * width].reshape(b, m, width, self.dim)  # [B, M, L, D]
-            mask = (batch.multi >= 0).unsqueeze(-1).to(bag.dtype)  # [B, M, L, 1]
+            mask = (multi >= 0).unsqueeze(-1).to(bag.dtype)  # [B, M, L, 1]
             parts.append((bag * mask).sum(2) / mask.sum(2).clamp(min=1))  # [B, M, D]
         if self.with_scene:
             parts.append(vectors[:, -1:])

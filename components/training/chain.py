@@ -18,7 +18,13 @@ from pathlib import Path
 import torch
 
 from components.config import Config, ModelConfig
-from components.data.partitions import day_name, day_of, list_days, read_partition
+from components.data.partitions import (
+    CHUNK_ROWS,
+    day_name,
+    day_of,
+    list_days,
+    stream_partition,
+)
 from components.features.batch import Batch
 from components.features.encoding import Encoder
 from components.models import bundle as bundles
@@ -160,7 +166,7 @@ def _parents_holdout(
     newest = dt.date.fromisoformat(previous.meta["day"])
     if newest in days or newest not in set(list_days(cfg.path("raw"))):
         return None
-    block = encoder.encode(read_partition(cfg.path("raw"), newest))[0]
+    block = encoder.encode(stream_partition(cfg.path("raw"), newest, CHUNK_ROWS))[0]
     if len(block) != held["of"]:
         return None
     split = torch.Generator().manual_seed(held["seed"])
@@ -206,13 +212,14 @@ def _check_parent(cfg: Config, name: str, day: dt.date, previous: Bundle) -> Non
 def _encode_window(
     cfg: Config, encoder: Encoder, days: list[dt.date], previous: Bundle | None
 ) -> list[Batch]:
-    """Read the window, grow the vocabularies with its new days, encode every row: one
-    block per day, oldest first."""
-    tables = {d: read_partition(cfg.path("raw"), d) for d in days}
-    for d, table in tables.items():  # days already in yesterday's window are counted already
+    """Grow the vocabularies with the window's new days, then encode every row: one block
+    per day, oldest first. Days are streamed from disk in chunks, twice (count, encode),
+    so memory holds the encoded tensors, not the tables."""
+    rows = lambda d: stream_partition(cfg.path("raw"), d, CHUNK_ROWS)  # noqa: E731
+    for d in days:  # days already in yesterday's window are counted already
         if previous is None or d.isoformat() > previous.meta.get("day", ""):
-            encoder.fit(table)
-    return [encoder.encode(t)[0] for t in tables.values()]
+            encoder.fit(rows(d))
+    return [encoder.encode(rows(d))[0] for d in days]
 
 
 def _warm_start(model, previous: Bundle) -> WarmStart:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import time
 from dataclasses import dataclass, replace
@@ -13,6 +14,7 @@ from components.config import Config
 from components.data.contract import CONTRACTS, Contract
 from components.data.contract_yaml import load_contract
 from components.data.partitions import (
+    CHUNK_ROWS,
     CONTRACT_FILE,
     PartitionError,
     day_name,
@@ -20,8 +22,9 @@ from components.data.partitions import (
     move_partition,
     partition_dir,
     read_partition,
+    stream_partition,
 )
-from components.validation.suite import ExpectationResult, run_suite
+from components.validation.suite import ExpectationResult, list_stats, run_suite
 
 REPORT_FILE = "validation.json"  # the report's copy inside a quarantined partition
 
@@ -97,15 +100,22 @@ def reference_days(cfg: Config, day: dt.date) -> list[dt.date]:
 def _check_day(
     cfg: Config, contract: Contract, day: dt.date
 ) -> tuple[int, list[ExpectationResult]]:
+    """The suite on a day streamed from its partition: list columns are summarised chunk
+    by chunk, so memory holds the scalar columns (what GX reads), not the lists."""
+    raw, limit = cfg.path("raw"), cfg.validation.max_list_length
     try:
-        table = read_partition(cfg.path("raw"), day)
+        chunks = stream_partition(raw, day, CHUNK_ROWS)
+        first = next(chunks, None)  # None: a partition of no rows (its schema is in the file)
+        chunks = [read_partition(raw, day)] if first is None else itertools.chain([first], chunks)
+        table, lists = list_stats(chunks, contract, limit)
     except PartitionError as err:
-        if not partition_dir(cfg.path("raw"), day).is_dir():
+        if not partition_dir(raw, day).is_dir():
             raise
         return 0, [
             ExpectationResult("read_parquet", "the partition is readable parquet", False, str(err))
         ]
-    return table.num_rows, run_suite(table, contract, cfg.validation, day, cfg.model.scenes)
+    checks = run_suite(table, contract, cfg.validation, day, cfg.model.scenes, lists)
+    return table.num_rows, checks
 
 
 def validate_day(cfg: Config, day: dt.date) -> ValidationReport:

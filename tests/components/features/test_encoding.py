@@ -110,3 +110,61 @@ def test_blocks_with_different_list_widths_concatenate(days):
     both = Batch.concat([a, b])
     assert len(both) == 8 and both.multi.shape[2] == a.multi.shape[2]
     assert (both.multi[5:, 0, 1:] == -1).all() and torch.equal(both.sparse[5:], b.sparse)
+
+
+def _same(a: Batch, b: Batch) -> bool:
+    pairs = zip(a._rows().values(), b._rows().values(), strict=True)
+    return all(torch.equal(x, y) for x, y in pairs) and torch.equal(a.multi, b.multi)
+
+
+def test_a_day_streamed_in_chunks_encodes_as_one_table(days, tmp_path):
+    """Fitting and encoding record batches (a day bigger than memory, read from its
+    partition chunk by chunk) gives the rows, vocabularies and tensors of one table."""
+    from components.data.partitions import stream_partition, write_partition
+
+    cfg, (day0, day1) = days
+    whole, chunked = Encoder(SIMULATOR, ("feed", "search")), Encoder(SIMULATOR, ("feed", "search"))
+    whole.fit(day0)
+    chunked.fit(day0.to_batches(max_chunksize=97))
+    for name, vocab in whole.vocabs.items():
+        other = chunked.vocabs[name]
+        assert np.array_equal(vocab.keys, other.keys) and np.array_equal(vocab.rows, other.rows)
+        assert np.array_equal(vocab.counts, other.counts) and vocab.size == other.size
+    write_partition(tmp_path, cfg.simulator.start, day1)
+    one, keep = whole.encode(day1)
+    streamed, keep_streamed = chunked.encode(stream_partition(tmp_path, cfg.simulator.start, 101))
+    assert _same(one, streamed) and keep.tolist() == keep_streamed.tolist()
+    assert one.multi_width == streamed.multi_width
+    assert one.multi_ids.numel() == sum(len(t) for t, k in zip(day1["ad_tags"].to_pylist(), keep,
+                                                                strict=True) if k)  # fmt: skip
+
+
+def test_ragged_rows_gather_slice_and_concatenate_like_padded_ones(days):
+    cfg, (day0, _) = days
+    enc = Encoder(SIMULATOR, cfg.model.scenes)
+    enc.fit(day0)
+    batch, _ = enc.encode(day0.slice(0, 300))
+    padded = batch.multi
+    perm = torch.randperm(len(batch), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(batch.take(perm).multi, padded[perm])
+    assert torch.equal(batch.take(perm).slice(10, 50).multi, padded[perm][10:50])
+    assert torch.equal(batch.slice(7, 9).multi, padded[7:9])
+    again = Batch.from_padded(
+        padded, **{k: v for k, v in batch._rows().items() if k != "multi_len"}
+    )
+    assert _same(again, batch)
+    both = Batch.concat([batch.slice(0, 100), batch.take(perm[:50])])
+    assert torch.equal(both.multi, torch.cat([padded[:100], padded[perm[:50]]]))
+
+
+def test_a_contract_without_list_fields_encodes_every_row():
+    from components.data.contract import ALICCP
+
+    rows = 6
+    value = lambda c: "1" if c.dtype == "string" else 0  # noqa: E731
+    table = pa.table({c.name: pa.array([value(c)] * rows, c.arrow_type) for c in ALICCP.columns})
+    enc = Encoder(ALICCP, ("1",))
+    enc.fit(table)
+    batch, _ = enc.encode(table)
+    assert len(batch) == rows and batch.multi.shape == (rows, 0, 1)
+    assert len(batch.take(torch.tensor([5, 0]))) == 2

@@ -85,3 +85,17 @@ def test_unknown_scenes_pass_up_to_the_configured_share(day_table):
     assert reasons(checks) == []
     scene_check = next(c for c in checks if c.what.startswith("scene is one of model.scenes"))
     assert scene_check.what.endswith("(unknown in at most 2.00% of rows)")
+
+
+def test_a_day_streamed_in_chunks_validates_as_one_table(day_table):
+    """validate_day streams a partition: GX gets the scalar columns, the lists are summed up
+    chunk by chunk. Every check and its reason match the suite on the whole table."""
+    from components.validation.suite import list_stats
+
+    cfg, table = day_table
+    table, args = broken(table), (SIMULATOR, cfg.validation, cfg.simulator.start)
+    whole = run_suite(table, *args, cfg.model.scenes)
+    scalars, lists = list_stats(table.to_batches(max_chunksize=97), SIMULATOR, 256)
+    assert "ad_tags" not in scalars.column_names and lists["ad_tags"].rows == table.num_rows
+    assert run_suite(scalars, *args, cfg.model.scenes, lists) == whole
+    assert len(reasons(whole)) >= 5  # the broken values are found either way
