@@ -114,7 +114,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     from components.datasets import DATASETS, write
 
     template = Path(__file__).resolve().parents[1] / "params.yaml"
-    cfg = write(template, args.out, args.dataset, args.rows_per_day, tuple(args.scenes), args.force)
+    cfg = write(template, args.out, args.dataset, args.rows_per_day, tuple(args.scenes),
+                args.force, args.contract)  # fmt: skip
     console.print(f"wrote {args.out} for {args.dataset}: scenes {', '.join(cfg.model.scenes)}")
     if DATASETS[args.dataset].files:
         flag = f"--params {args.out} " if args.out != Path("params.yaml") else ""
@@ -330,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="impressions a day: sizes validation.min_rows and gate min_rows (default: dataset's)",
     )
     p.add_argument("--scenes", nargs="+", default=[], help="instead of the dataset's scenes")
+    p.add_argument("--contract", type=Path, help="custom: your contract YAML (docs/your-data.md)")
     p.add_argument("--force", action="store_true", help="replace an existing file")
 
     p = sub.add_parser("simulate", help="write simulated day partitions")

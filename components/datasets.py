@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ import yaml
 
 from components import atomic
 from components.config import Config, ConfigError, parse
+
+CUSTOM = "custom"
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ DATASETS = {
             1_000_000,
             "sample_skeleton_train.csv common_features_train.csv",
         ),
+        # your own logs: the contract YAML says which column is what; scenes are yours
+        Dataset("custom", (), 0.04, 1_000_000, "FILE.csv [FILE.csv ...]"),
         # AliExpress (MTReclib): one folder per country, the country is the scene
         Dataset(
             "aliexpress",
@@ -100,21 +105,32 @@ def _focus(lines: list[str], scenes: tuple[str, ...], rows: int, ctr: float, flo
     lines[first : last + 1] = entries
 
 
-def render(template: str, name: str, rows_per_day: int | None, scenes: tuple[str, ...]) -> str:
-    """The template's text with the dataset's keys rewritten."""
+def render(
+    template: str, name: str, rows_per_day: int | None, scenes: tuple[str, ...],
+    contract: str | None = None,
+) -> str:  # fmt: skip
+    """The template's text with the dataset's keys rewritten; `contract` (custom only) is
+    data.contract as written, relative to the params file."""
     if name not in DATASETS:
         raise InitError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
     data = DATASETS[name]
     rows, scenes = rows_per_day or data.rows_per_day, scenes or data.scenes
+    if not scenes:
+        raise InitError(f"{name}: pass --scenes, the values of your contract's scene column")
+    if (contract is None) == (name == CUSTOM):
+        raise InitError("--contract FILE goes with custom, and only with custom")
     if len(set(scenes)) != len(scenes):
         raise InitError(f"--scenes: {' '.join(scenes)}: a scene is named twice")
     lines = template.splitlines()
     _set(lines, "data", "dataset", name)
+    if contract is not None:
+        _set(lines, "data", "contract", _scalar(contract))
     _set(lines, "model", "scenes", f"[{', '.join(map(_scalar, scenes))}]")
     if name != "simulator":  # the template is the simulator's: its thresholds stay
         _set(lines, "validation", "min_rows", str(max(100, rows // 20)))
         _focus(lines, scenes, rows, data.ctr, data.auc_floor)
     flags = f" --rows-per-day {rows} --scenes {' '.join(scenes)}"
+    flags += f" --contract {contract}" if contract is not None else ""
     head = [
         f"# Written by `mtms init {name}{flags}` on {dt.date.today()}: the shipped params.yaml",
         f"# with data.dataset, validation.min_rows, model.scenes and gate.focus set for {name},",
@@ -124,12 +140,21 @@ def render(template: str, name: str, rows_per_day: int | None, scenes: tuple[str
     return "\n".join([*head, *lines]) + "\n"
 
 
-def write(template: Path, out: Path, name: str, rows_per_day: int | None,
-          scenes: tuple[str, ...], force: bool) -> Config:  # fmt: skip
-    """Render, check that it loads as a Config, then write `out` (never half a file)."""
+def write(
+    template: Path, out: Path, name: str, rows_per_day: int | None, scenes: tuple[str, ...],
+    force: bool, contract: Path | None = None,
+) -> Config:  # fmt: skip
+    """Render, check that it loads as a Config (and that a custom contract parses), then
+    write `out` (never half a file)."""
     if out.exists() and not force:
         raise InitError(f"{out} exists; pass --force to replace it")
-    text = render(template.read_text(), name, rows_per_day, scenes)
+    written = None
+    if contract is not None:  # checked now: a broken contract is today's error, not import's
+        from components.data.contract_yaml import load_contract
+
+        load_contract(contract)
+        written = os.path.relpath(contract.resolve(), out.resolve().parent)
+    text = render(template.read_text(), name, rows_per_day, scenes, written)
     try:
         cfg = parse(yaml.safe_load(text), out.resolve().parent, source=str(out))
     except ConfigError as err:

@@ -30,7 +30,7 @@ from components.evaluation.promotion import Decision, ServingHealth, decide, ser
 from components.lineage import params_hash, run_metrics, run_params
 from components.models import bundle as bundles
 from components.models.bundle import Bundle, BundleError
-from components.monitoring.drift import DriftSummary, Sides, monitor_day
+from components.monitoring.drift import DriftSummary, Sides, monitor_day, read_reference
 from components.monitoring.publish import publish as publish_days
 from components.records import DayRecord, Trained
 from components.registry import RegistryError, Version
@@ -38,6 +38,7 @@ from components.registry.mlflow_registry import Registry
 from components.training.chain import NoTrainingRows, choose_parent, train_day, window
 from components.validation.quarantine import (
     ValidationReport,
+    dataset_contract,
     quarantined,
     reference_days,
     validate_day,
@@ -250,7 +251,7 @@ def monitor(
         days = reference_days(cfg, day)
         if not days:
             return None
-        reference = pa.concat_tables([read_partition(cfg.path("raw"), d) for d in days])
+        reference = read_reference(cfg, days, dataset_contract(cfg))
         out = cfg.path("dashboards") / day_name(day)
         return monitor_day(cfg, Sides(day, table, reference, days), champion, out)
 

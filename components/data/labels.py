@@ -4,7 +4,7 @@ CVR = conversions / clicks (NaN where the denominator is 0)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import pyarrow as pa
 
@@ -16,6 +16,9 @@ class LabelCounts:
     rows: int
     clicks: int
     conversions: int
+
+    def __add__(self, other: LabelCounts) -> LabelCounts:
+        return LabelCounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
     @property
     def ctr(self) -> float:

@@ -112,6 +112,17 @@ def read_partition(root: Path, day: dt.date, columns: list[str] | None = None) -
         raise PartitionError(f"{folder}: unreadable parquet ({err})") from None
 
 
+def partition_rows(root: Path, day: dt.date) -> int:
+    """A day's rows, from its files' metadata (nothing is read)."""
+    files = sorted(partition_dir(root, day).glob("*.parquet"))
+    if not files:
+        raise PartitionError(f"no partition for {day} under {root}")
+    try:
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    except (pa.ArrowException, OSError) as err:
+        raise PartitionError(f"{partition_dir(root, day)}: unreadable parquet ({err})") from None
+
+
 def stream_partition(root: Path, day: dt.date, rows: int) -> Iterator[pa.RecordBatch]:
     """One day's rows as record batches of at most `rows`, read as they are consumed: a
     day bigger than memory is read one batch at a time."""

@@ -20,7 +20,7 @@ import torch
 from components.data.contract import Contract, Role
 from components.data.partitions import CHUNK_ROWS
 from components.features.batch import Batch
-from components.features.vocabulary import Vocabulary
+from components.features.vocabulary import IdCounter, Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -112,22 +112,15 @@ class Encoder:
         batches: counted chunk by chunk, then admitted at once, as for one table);
         returns new rows per field."""
         fields, unknown = self.sparse + self.multi, Counter()
-        seen: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in fields}
+        seen = {n: IdCounter() for n in fields}
         for chunk in _chunks(data):
             chunk = chunk.filter(pa.array(self._scene_index(chunk, unknown) >= 0))
             for n in fields:
                 column = chunk[n].combine_chunks()
                 ids = column.flatten() if n in self.multi else column
-                seen[n].append(np.unique(ids.to_numpy().astype(np.int64), return_counts=True))
+                seen[n].add(ids.to_numpy().astype(np.int64))
         self._warn_unknown(unknown)
-        added = {}
-        for n in fields:
-            keys = np.concatenate([k for k, _ in seen[n]] or [np.empty(0, np.int64)])
-            counts = np.concatenate([c for _, c in seen[n]] or [np.empty(0, np.int64)])
-            keys, where = np.unique(keys, return_inverse=True)
-            total = np.bincount(where, counts, keys.size).astype(np.int64)
-            added[n] = self.vocabs[n].update(keys, total)
-        return added
+        return {n: self.vocabs[n].update(*seen[n].counts()) for n in fields}
 
     def _dense_raw(self, table: pa.Table) -> np.ndarray:
         cols = [table[n].to_numpy().astype(np.float64) for n in self.dense]

@@ -13,6 +13,31 @@ import numpy as np
 import torch
 
 OOV = 0
+MERGE_EVERY = 16  # chunks of partial counts an IdCounter holds before merging them
+
+
+class IdCounter:
+    """Distinct ids and how often each occurs, counted chunk by chunk: partial counts are
+    merged every MERGE_EVERY chunks, so memory holds the distinct ids, not every chunk's."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def add(self, values: np.ndarray) -> None:
+        self._parts.append(np.unique(values, return_counts=True))
+        if len(self._parts) >= MERGE_EVERY:
+            self._parts = [self.counts()]
+
+    def counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted distinct ids, int64 count of each): what np.unique(all values,
+        return_counts=True) gives."""
+        if len(self._parts) == 1:
+            return self._parts[0]
+        if not self._parts:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        keys, where = np.unique(np.concatenate([k for k, _ in self._parts]), return_inverse=True)
+        counts = np.concatenate([c for _, c in self._parts])
+        return keys, np.bincount(where, counts, keys.size).astype(np.int64)
 
 
 @dataclass

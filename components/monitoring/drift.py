@@ -11,7 +11,8 @@ import datetime as dt
 import logging
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,8 @@ from components.codec import encode, finite
 from components.config import AlertConfig, Config
 from components.data.contract import Contract, Role
 from components.data.labels import LabelCounts, scene_counts
+from components.data.partitions import CHUNK_ROWS, partition_rows, stream_partition
+from components.features.vocabulary import IdCounter
 from components.validation.quarantine import dataset_contract
 
 if TYPE_CHECKING:
@@ -79,12 +82,80 @@ class DriftSummary:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """What drift needs of the reference days, gathered in one pass over their rows: the
+    reference is streamed from its partitions chunk by chunk, never held whole."""
+
+    rows: int
+    counts: IdCounts  # every sparse field: its ids and their counts over every row
+    rest: IdCounts  # the same over the rows outside the sample
+    sample: pa.Table  # the seeded sample Evidently compares
+    labels: dict[str, LabelCounts]  # rows, clicks and conversions per scene
+
+
+def sample_size(cfg: Config, reference_rows: int) -> int:
+    """Rows sampled from each side for Evidently."""
+    return min(cfg.monitor.sample_rows, reference_rows // 2)
+
+
+def _picks(rows: int, size: int, seed: int) -> np.ndarray:
+    """The seeded sample's row numbers, sorted (every row when there are few)."""
+    if rows <= size:
+        return np.arange(rows)
+    return np.sort(np.random.default_rng(seed).choice(rows, size, replace=False))
+
+
+def summarize(
+    chunks: Iterable[pa.Table | pa.RecordBatch], rows: int, contract: Contract, size: int, seed: int
+) -> Reference:
+    """The Reference of `rows` rows given in order, in chunks (tables or record batches)."""
+    picks, sparse = _picks(rows, size, seed), [c.name for c in contract.by_role(Role.SPARSE)]
+    counters = {name: IdCounter() for name in sparse}
+    samples, labels, offset = [], {}, 0
+    for chunk in chunks:
+        if isinstance(chunk, pa.RecordBatch):
+            chunk = pa.Table.from_batches([chunk])
+        lo, hi = np.searchsorted(picks, [offset, offset + chunk.num_rows])
+        samples.append(chunk.take(picks[lo:hi] - offset))
+        for name in sparse:
+            counters[name].add(chunk[name].to_numpy())
+        for scene, c in scene_counts(chunk, contract).items():
+            labels[scene] = labels.get(scene, LabelCounts(0, 0, 0)) + c
+        offset += chunk.num_rows
+    if offset != rows:
+        raise ValueError(f"the reference has {offset} rows, not the {rows} it was sized for")
+    sample = pa.concat_tables(samples)
+    counts = {name: c.counts() for name, c in counters.items()}
+    rest = {name: _minus(counts[name], sample[name].to_numpy()) for name in sparse}
+    return Reference(rows, counts, rest, sample, dict(sorted(labels.items())))
+
+
+def _minus(counts: tuple[np.ndarray, np.ndarray], values: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Counts with `values` (a subset of the counted rows) taken out; ids left at 0 dropped."""
+    ids, n = counts
+    out = n.copy()
+    taken, times = np.unique(values, return_counts=True)
+    out[np.searchsorted(ids, taken)] -= times
+    return ids[out > 0], out[out > 0]
+
+
+def read_reference(cfg: Config, days: list[dt.date], contract: Contract) -> Reference:
+    """The Reference of validated days' partitions, streamed: memory holds the distinct ids,
+    the sample and one chunk, however many rows the days hold."""
+    raw = cfg.path("raw")
+    rows = sum(partition_rows(raw, d) for d in days)
+    chunks = (chunk for d in days for chunk in stream_partition(raw, d, CHUNK_ROWS))
+    return summarize(chunks, rows, contract, sample_size(cfg, rows), cfg.seed)
+
+
+@dataclass(frozen=True)
 class Sides:
-    """What is compared: day T's rows and the rows of its reference days."""
+    """What is compared: day T's rows and its reference days (their rows as a table, or
+    summarised as they were streamed: read_reference)."""
 
     day: dt.date
     current: pa.Table
-    reference: pa.Table
+    reference: pa.Table | Reference
     reference_days: list[dt.date]
 
 
@@ -105,11 +176,13 @@ class Frames:
     categorical: list[str]
 
 
-def split_sparse(contract: Contract, reference: pa.Table, max_categories: int) -> tuple[list, list]:
+def split_sparse(
+    contract: Contract, reference: Reference, max_categories: int
+) -> tuple[list, list]:
     """(categorical, id) sparse fields: few values compare as categories, ids by frequency."""
     categorical, ids = [], []
     for col in contract.by_role(Role.SPARSE):
-        distinct = pc.count_distinct(reference[col.name]).as_py()
+        distinct = reference.counts[col.name][0].size
         (categorical if distinct <= max_categories else ids).append(col.name)
     return categorical, ids
 
@@ -179,17 +252,9 @@ def _frames(cfg: Config, sides: Sides, fields: Fields, champion: Bundle | None) 
     counting its own occurrence would lift every reference value, a drift on every normal day.
     A column constant on both sides is left out: a per-day constant (weekday) "drifts" daily."""
     table, reference, contract = sides.current, sides.reference, fields.contract
-    size = min(cfg.monitor.sample_rows, reference.num_rows // 2)
-    picks = [
-        np.arange(t.num_rows)
-        if t.num_rows <= size
-        else np.sort(np.random.default_rng(cfg.seed).choice(t.num_rows, size, replace=False))
-        for t in (table, reference)
-    ]
-    rest = np.ones(reference.num_rows, bool)
-    rest[picks[1]] = False
-    counts = id_counts(reference.filter(rest), fields.ids)
-    samples = [table.take(picks[0]), reference.take(picks[1])]
+    size = sample_size(cfg, reference.rows)
+    counts = {name: reference.rest[name] for name in fields.ids}
+    samples = [table.take(_picks(table.num_rows, size, cfg.seed)), reference.sample]
     cur, ref = (_side(contract, t, fields.categorical, counts) for t in samples)
     keep = [c for c in cur.columns if cur[c].nunique() > 1 or ref[c].nunique() > 1]
     cats = {contract.scene, *fields.categorical}
@@ -209,10 +274,10 @@ def _frames(cfg: Config, sides: Sides, fields: Fields, champion: Bundle | None) 
     return Frames(cur, ref, [*frames.numerical, "pred_ctr", "pred_cvr"], frames.categorical)
 
 
-def label_rates(contract: Contract, current: pa.Table, reference: pa.Table) -> dict[str, dict]:
+def label_rates(contract: Contract, current: pa.Table, reference: Reference) -> dict[str, dict]:
     """Per scene CTR (clicks/rows), CVR (conversions/clicks) and shift cur/ref - 1, on every
     row: labels are the drift that moves the models' targets themselves."""
-    ref, cur = scene_counts(reference, contract), scene_counts(current, contract)
+    ref, cur = reference.labels, scene_counts(current, contract)
     empty = LabelCounts(0, 0, 0)
     out = {}
     for scene in sorted(set(cur) | set(ref)):
@@ -264,9 +329,14 @@ def monitor_day(cfg: Config, sides: Sides, champion: Bundle | None, out_dir: Pat
 
     start, contract = time.perf_counter(), dataset_contract(cfg)
     table, reference, day = sides.current, sides.reference, sides.day
+    if isinstance(reference, pa.Table):
+        rows = reference.num_rows
+        reference = summarize([reference], rows, contract, sample_size(cfg, rows), cfg.seed)
+        sides = replace(sides, reference=reference)
     fields = Fields(contract, *split_sparse(contract, reference, cfg.monitor.max_categories))
     frames = _frames(cfg, sides, fields, champion)
-    new_ids, top_k = id_stats(table, id_counts(reference, fields.ids), cfg.monitor.top_k)
+    counts = {name: reference.counts[name] for name in fields.ids}
+    new_ids, top_k = id_stats(table, counts, cfg.monitor.top_k)
     rates, refs = (
         label_rates(contract, table, reference),
         [d.isoformat() for d in sides.reference_days],
@@ -283,7 +353,7 @@ def monitor_day(cfg: Config, sides: Sides, champion: Bundle | None, out_dir: Pat
         day=day.isoformat(),
         reference=refs,
         rows=table.num_rows,
-        reference_rows=reference.num_rows,
+        reference_rows=reference.rows,
         drift_share=share,
         drifted_columns=drifted,
         columns=columns,

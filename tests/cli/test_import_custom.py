@@ -73,3 +73,36 @@ def test_a_bad_contract_stops_the_import_in_one_line_naming_the_key(ws, capsys):
         "sparse, id, user, multi, dense, scene, click, conversion, daction, request_id, day"
     ]
     assert not (ws / "ws" / "data").exists()
+
+
+def test_init_custom_writes_params_that_import_the_files_with_no_hand_edit(ws, capsys):
+    params, contract = ws / "new" / "params.yaml", ws / "ws" / "shop.yaml"
+    init = ["init", "custom", "--out", str(params), "--contract", str(contract)]
+    assert main([*init, "--scenes", "app", "web", "--rows-per-day", "40"]) == 0
+    assert "data.contract" not in capsys.readouterr().err
+    text = params.read_text()
+    assert 'contract: "../ws/shop.yaml"' in text and "dataset: custom" in text
+    code, out, _ = cli(
+        params, capsys, "import", "custom", str(ws / "day.csv"), "--day", "2026-02-02"
+    )
+    assert code == 0 and "app" in out
+    assert read_partition(params.parent / "data" / "raw", dt.date(2026, 2, 2)).num_rows == 40
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ([], "--contract FILE goes with custom"),
+        (["--contract", "{ws}/ws/day.csv"], "day.csv"),  # not a contract: one line naming it
+        (["--contract", "{ws}/ws/shop.yaml", "--scenes"], "expected at least one argument"),
+    ],
+)
+def test_init_custom_without_a_good_contract_writes_nothing(ws, capsys, extra, says):
+    (ws / "ws" / "day.csv").write_text(ROWS)
+    argv = ["init", "custom", "--out", str(ws / "p.yaml"), *(a.format(ws=ws) for a in extra)]
+    try:
+        code = main(argv if "--scenes" in extra else [*argv, "--scenes", "app"])
+    except SystemExit as exit_:  # argparse's own usage error
+        code = exit_.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and says in err[-1] and len(err[-1]) < 200 and not (ws / "p.yaml").exists()

@@ -11,7 +11,7 @@ from tests.helpers import REPO
 TEMPLATE = REPO / "params.yaml"
 
 
-@pytest.mark.parametrize("name", [n for n in DATASETS if n != "simulator"])
+@pytest.mark.parametrize("name", [n for n in DATASETS if n not in ("simulator", "custom")])
 def test_each_dataset_gets_loadable_params_with_its_scenes_and_focus(tmp_path, name):
     cfg = write(TEMPLATE, tmp_path / "params.yaml", name, 40_000, (), force=False)
     assert cfg.data.dataset == name and cfg.model.scenes == DATASETS[name].scenes

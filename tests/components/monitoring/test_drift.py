@@ -165,3 +165,20 @@ def test_label_shifts_alert_only_with_enough_positives(world):
     few = {**enough, "clicks": [300, MIN_CLICKS - 1]}
     lines = alerts(cfg.monitor.alert, 0.0, [], {"feed": enough, "mall": few}, {})
     assert lines == ["feed ctr shift -0.50 (0.0400 -> 0.0200), |shift| >= 0.3"]
+
+
+def test_a_reference_streamed_in_chunks_gives_the_same_drift(world, shocked, monkeypatch, tmp_path):
+    """The daily flow streams its reference days from their partitions (ids counted and
+    the sample taken chunk by chunk): the summary is the one of the reference as a table."""
+    from dataclasses import replace
+
+    from components.features import vocabulary
+    from components.monitoring import drift
+
+    cfg, days = world
+    monkeypatch.setattr(drift, "CHUNK_ROWS", 997)  # ~20 chunks, partial counts merged often
+    monkeypatch.setattr(vocabulary, "MERGE_EVERY", 3)
+    reference = drift.read_reference(cfg, [NORMAL], CONTRACTS[cfg.data.dataset])
+    assert reference.rows == days[NORMAL].num_rows and reference.sample.num_rows > 0
+    summary = monitor_day(cfg, Sides(SHOCKED, days[SHOCKED], reference, [NORMAL]), None, tmp_path)
+    assert replace(summary, seconds=0) == replace(shocked[0], seconds=0)
