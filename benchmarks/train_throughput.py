@@ -55,8 +55,8 @@ def _bare(model, stage, data, cfg, generator) -> int:
     from components.training.loop import batch_plan, make_optimizer
     from components.training.losses import multitask_loss
 
-    shuffled, plan = batch_plan(data, cfg.batch_size, stage.per_scene, generator)
-    batches = [shuffled.take(torch.arange(a, b), scene) for a, b, scene in plan]
+    order, plan = batch_plan(data, cfg.batch_size, stage.per_scene, generator)
+    batches = [data.take(order[a:b], scene) for a, b, scene in plan]
     optimizer = make_optimizer(stage, cfg)
     start = time.perf_counter()
     for batch in batches:

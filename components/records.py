@@ -100,3 +100,38 @@ class DayRecord:
             out["gate.passed"] = float(self.decision.passed)
             out["promoted"] = float(self.outcome == "promoted")
         return out
+
+
+def run_tags(record: DayRecord) -> list[str]:
+    """Tags that make a day findable in a run list: its outcome, and drift when it alerted."""
+    tags = [f"outcome:{record.outcome}"]
+    if record.drift is not None and record.drift.drifted:
+        tags.append("drift")
+    if record.serving is not None and record.serving.alerts:
+        tags.append("serving-alert")
+    return tags
+
+
+def markdown(record: DayRecord) -> str:
+    """The day in a few lines of markdown (a Prefect artifact): the outcome and why, the
+    gate's checks, the drift alerts, the champion before and after."""
+    lines = [f"# {record.day}: {record.outcome}", ""]
+    if record.error:
+        lines += [f"**Failed** at {record.error}", ""]
+    if not record.validation.passed:
+        lines += ["**Quarantined**: " + "; ".join(record.validation.reasons[:5]), ""]
+    champion = f"champion v{record.champion_before} → v{record.champion}"
+    candidate = f"; candidate v{record.version}" if record.version else ""
+    lines.append(f"- rows: {record.rows:,}; {champion}{candidate}")
+    if record.decision is not None:
+        first = " (first model: floors only)" if record.decision.first_model else ""
+        lines += ["", f"## Gate: {'pass' if record.decision.passed else 'reject'}{first}", "",
+                  "| focus | check | result | detail |", "|---|---|---|---|"]  # fmt: skip
+        lines += [f"| {c.focus} | {c.name} | {'pass' if c.passed else '**fail**'} | {c.detail} |"
+                  for c in record.decision.checks]  # fmt: skip
+    if record.drift is not None:
+        lines += ["", f"## Drift: share {record.drift.drift_share:.2f}", ""]
+        lines += [f"- alert: {a}" for a in record.drift.alerts] or ["- no alert"]
+    if record.serving is not None and record.serving.alerts:
+        lines += ["", "## Serving", "", *(f"- {a}" for a in record.serving.alerts)]
+    return "\n".join(lines) + "\n"

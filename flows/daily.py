@@ -41,7 +41,7 @@ IN_THE_DATA = (ValueError, ArithmeticError, LookupError, pa.ArrowException)
 NOT_THE_DATA = (RegistryError, BundleError, ConfigError)
 
 
-@flow(name="mtms-daily")
+@flow(name="mtms-daily", flow_run_name=steps.run_name)
 def daily(
     day: str | None = None, params: str = "params.yaml", force: bool = False
 ) -> DayRecord | None:
@@ -51,6 +51,7 @@ def daily(
     when = parse_day(day) if day else runs.next_day(cfg)
     if when is None:
         return None
+    steps.label_run(when)  # day=next until now
     with runs.lock(cfg, f"day {when}"):
         steps.tidy(cfg)  # what an interrupted run left: temporary files, unpublished pages
         done = runs.load_record(cfg, when)
@@ -65,6 +66,7 @@ def daily(
         record = replace(record, timings={**seconds, "flow": round(time.perf_counter() - start, 3)})
         steps.save(cfg, record)
         steps.publish(cfg, record)  # dashboards: the Evidently project and index.html
+    steps.label_run(when, record)  # outcome and drift tags, the day as a markdown artifact
     return record
 
 

@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 
 from components import codec, doctor, failpoints, runs
 from components.config import Config
-from components.data.partitions import day_name, read_partition
+from components.data.partitions import day_name, parse_day, read_partition
 from components.data.versioning import VersioningError, track
 from components.evaluation.evaluate import EvaluationError, Scored, score_day
 from components.evaluation.metrics import Metrics
@@ -32,7 +32,7 @@ from components.models import bundle as bundles
 from components.models.bundle import Bundle, BundleError
 from components.monitoring.drift import DriftSummary, Sides, monitor_day, read_reference
 from components.monitoring.publish import publish as publish_days
-from components.records import DayRecord, Trained
+from components.records import DayRecord, Trained, markdown, run_tags
 from components.registry import RegistryError, Version
 from components.registry.mlflow_registry import Registry
 from components.training.chain import NoTrainingRows, choose_parent, train_day, window
@@ -332,3 +332,28 @@ def failed_step(err: BaseException) -> str:
 def save(cfg: Config, record: DayRecord) -> Path:
     with timed("save"):  # after the record's timings: only for failpoints
         return runs.save_record(cfg, record)
+
+
+def run_name() -> str:
+    """The flow run's name, `day=YYYY-MM-DD` (day=next until the flow has picked the day)."""
+    from prefect.runtime import flow_run
+
+    day = flow_run.parameters.get("day") if flow_run.parameters else None
+    return day_name(parse_day(day)) if day else "day=next"
+
+
+def label_run(day: dt.date, record: DayRecord | None = None) -> None:
+    """Name the current flow run after its day; with the record, tag it with the outcome
+    (and drift) and attach the day as a markdown artifact. Outside a flow run, nothing."""
+    from prefect.artifacts import create_markdown_artifact
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import flow_run
+
+    if not flow_run.id:
+        return
+    tags = sorted({*flow_run.tags, *(run_tags(record) if record else [])})
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(flow_run.id, name=day_name(day), tags=tags)
+    if record is not None:
+        create_markdown_artifact(markdown(record), key=f"mtms-day-{day.isoformat()}",
+                                 description=f"{day}: {record.outcome}")  # fmt: skip

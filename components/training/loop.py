@@ -1,8 +1,9 @@
-"""The training loop: pre-encoded tensors in memory, batches sliced from a permutation.
+"""The training loop: pre-encoded tensors in memory, batches gathered along a permutation.
 
 Every model trains through the same code: for each of its stages, freeze what the
-stage does not train, then one Adam pass (per epoch) over the data. The data is
-reordered once per epoch (one gather), so each batch is a zero-copy slice.
+stage does not train, then one Adam pass (per epoch) over the data. Each epoch draws a
+new order of the rows; each batch gathers its rows when it is trained on, so the window's
+tensors are never copied whole.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+from torch import Tensor
 
 from components.config import TrainConfig
 from components.features.batch import Batch
@@ -38,8 +40,9 @@ class StageResult:
 
 def batch_plan(
     data: Batch, batch_size: int, per_scene: bool, generator: torch.Generator
-) -> tuple[Batch, list[tuple[int, int, int | None]]]:
-    """The data shuffled (one gather) and the (start, stop, scene) of each batch.
+) -> tuple[Tensor, list[tuple[int, int, int | None]]]:
+    """A shuffled order of the rows and the (start, stop, scene) of each batch in it: batch
+    k is rows order[start:stop], gathered when it is trained on.
 
     With per_scene, rows are grouped by scene and no batch crosses a scene; the
     batches of all scenes are then visited in a random order.
@@ -47,7 +50,7 @@ def batch_plan(
     perm = torch.randperm(len(data), generator=generator)
     if not per_scene:
         bounds = range(0, len(data), batch_size)
-        return data.take(perm), [(a, min(a + batch_size, len(data)), None) for a in bounds]
+        return perm, [(a, min(a + batch_size, len(data)), None) for a in bounds]
     perm = perm[torch.argsort(data.scene[perm], stable=True)]
     counts = torch.bincount(data.scene, minlength=int(data.scene.max()) + 1).tolist()
     plan, start = [], 0
@@ -56,7 +59,7 @@ def batch_plan(
                  for a in range(start, start + count, batch_size)]  # fmt: skip
         start += count
     order = torch.randperm(len(plan), generator=generator).tolist()
-    return data.take(perm), [plan[i] for i in order]
+    return perm, [plan[i] for i in order]
 
 
 def set_threads(cfg: TrainConfig) -> None:
@@ -100,9 +103,11 @@ def run_stage(
     terms = stage.losses or model.losses
     with _only_training(model, stage):
         for _ in range(cfg.epochs):
-            shuffled, plan = batch_plan(data, cfg.batch_size, stage.per_scene, generator)
+            order, plan = batch_plan(data, cfg.batch_size, stage.per_scene, generator)
             for start, stop, scene in plan:
-                batch = shuffled.slice(start, stop, scene)
+                # one gather per batch, not a shuffled copy of the window: a big day's
+                # tensors are in memory once
+                batch = data.take(order[start:stop], scene)
                 loss = multitask_loss(stage.forward(batch), batch, terms)
                 # set_to_none: a parameter the batch did not reach (another scene's
                 # component) gets no gradient, so Adam leaves it exactly as it is

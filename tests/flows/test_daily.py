@@ -33,6 +33,27 @@ def run(params, i: int, **kwargs) -> DayRecord:
     return daily(day=day(i).isoformat(), params=str(params), **kwargs)
 
 
+def prefect_run(name: str):
+    """The newest flow run of that name on the test server."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    by_name = FlowRunFilter(name=FlowRunFilterName(any_=[name]))
+    with get_client(sync_client=True) as client:
+        found = client.read_flow_runs(flow_run_filter=by_name, sort=FlowRunSort.START_TIME_DESC)
+    assert found, f"no flow run named {name}"
+    return found[0]
+
+
+def prefect_artifact(key: str):
+    from prefect.artifacts import Artifact
+
+    found = Artifact.get(key)
+    assert found is not None, f"no artifact {key}"
+    return found
+
+
 def champion_scores(cfg, registry: Registry, i: int):
     """The champion loads from the registry and scores raw rows of day i."""
     bundle = bundles.load(registry.bundle_path(registry.champion()))
@@ -104,6 +125,15 @@ def test_promote_reject_quarantine_and_rollback(tmp_path, sim_days, capsys):
     assert bad.serving.stale == (cfg.gate.max_champion_age_days <= 3)
     stale = MlflowClient(registry.tracking_uri).get_run(bad.run_id).data.tags["stale"]
     assert stale == ("yes" if bad.serving.stale else "no")
+    # in Prefect: the run is named after its day, tagged with its outcome, and carries the
+    # day (the gate's failed checks) as a markdown artifact
+    flow_run, note = prefect_run(f"day={day(5)}"), prefect_artifact(f"mtms-day-{day(5)}")
+    assert (
+        "outcome:rejected" in flow_run.tags
+        and "outcome:quarantined" in prefect_run(f"day={day(3)}").tags
+    )
+    assert note.flow_run_id == flow_run.id and "## Gate: reject" in note.data
+    assert "**fail**" in note.data and bad.decision.reasons[0].split(": ", 1)[1] in note.data
 
     # rollback: champion back to day 1's model, which loads and scores
     assert main(["--params", str(params), "rollback"]) == 0

@@ -47,10 +47,11 @@ def test_cvr_loss_ignores_unclicked_rows_and_ctcvr_is_bce_of_the_product():
 
 def test_per_scene_batches_never_mix_scenes(encoded):
     _, _, data = encoded
-    shuffled, plan = batch_plan(data, 1000, True, torch.Generator().manual_seed(0))
+    order, plan = batch_plan(data, 1000, True, torch.Generator().manual_seed(0))
+    assert sorted(order.tolist()) == list(range(len(data)))
     assert sum(stop - start for start, stop, _ in plan) == len(data)
     for start, stop, scene in plan:
-        assert (shuffled.scene[start:stop] == scene).all()
+        assert (data.scene[order[start:stop]] == scene).all()
 
 
 @pytest.mark.slow
