@@ -148,7 +148,8 @@ def judge(
     trained = candidate.trained
     tags = lineage(cfg, record.day, trained.through.isoformat(), trained.parent)
     run_id = steps.log_run(cfg, registry, judged, tags)
-    version = candidate.version or steps.register(registry, run_id, trained, tags)
+    gated = {**tags, **decision.version_tags()}  # the version says its gate's outcome
+    version = candidate.version or steps.register(registry, run_id, trained, gated)
     before = record.champion_before
     if version.number == before:  # promoted by a run that crashed before its record
         before = int(version.tags["replaced"]) if version.tags.get("replaced") else None

@@ -54,6 +54,15 @@ class Decision:
     def failed(self) -> list[GateCheck]:
         return [c for c in self.checks if not c.passed]
 
+    def version_tags(self) -> dict[str, str]:
+        """What a registered version says of its gate: `gate` pass | reject (filterable:
+        tags.gate = 'reject'), the failed checks, and a one-line description."""
+        floors = " (first model: floors only)" if self.first_model else ""
+        reasons = "; ".join(self.reasons)
+        said = f"promoted: every check passed{floors}" if self.passed else f"rejected: {reasons}"
+        return {"gate": "pass" if self.passed else "reject", "gate_reasons": reasons[:5000],
+                "description": said[:5000]}  # fmt: skip
+
     def to_record(self) -> dict:
         return encode(self)
 

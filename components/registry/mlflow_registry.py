@@ -220,6 +220,7 @@ class Registry:
         """A new version of the model: a pyfunc in `run_id` carrying the (verified) bundle."""
         bundle = bundles.load(bundle_path)  # a corrupt file never becomes a version
         tags = {**tags, "day": bundle.meta["day"], "checksum": bundle.meta["checksum"]}
+        description = tags.pop("description", None)  # the version's text, not a tag
         # scoped for both calls: the SQL registry resolves a models:/ source via the global URI
         with _fluent(self._uri):
             with mlflow.start_run(run_id=run_id):  # resumed, FINISHED again on exit
@@ -232,8 +233,9 @@ class Registry:
             tags[PYFUNC_SHA] = health.sha256(self._fetch(source, pickle, "the logged model"))
             self._ensure_model()
             mv = self._client.create_model_version(
-                self.name, info.model_uri, run_id, tags=tags, model_id=info.model_id
-            )
+                self.name, info.model_uri, run_id, tags=tags, model_id=info.model_id,
+                description=description,
+            )  # fmt: skip
         return _version(mv)
 
     def _ensure_model(self) -> None:

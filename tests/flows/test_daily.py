@@ -120,6 +120,12 @@ def test_promote_reject_quarantine_and_rollback(tmp_path, sim_days, capsys):
     assert bad.trained.parent.endswith(f"day={day(1)}.pt")  # the last good bundle
     assert registry.champion().number == second.version
     assert len(registry.versions()) == versions + 1  # registered, not promoted
+    rejected = MlflowClient(registry.tracking_uri).get_model_version(
+        cfg.registry.model_name, str(bad.version)
+    )
+    assert rejected.tags["gate"] == "reject" and rejected.description.startswith("rejected: ")
+    assert bad.decision.reasons[0] in rejected.tags["gate_reasons"]
+    assert registry.get(second.version).tags["gate"] == "pass"
     # day 2's champion (data through day 1) is unreplaced on days 3, 4, 5: stale, never a block
     assert bad.serving.champion == second.version and bad.serving.age_days == 3
     assert bad.serving.stale == (cfg.gate.max_champion_age_days <= 3)
