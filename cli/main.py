@@ -314,8 +314,22 @@ class _Version(argparse.Action):
         parser.exit(message=f"mtms {found}\n")
 
 
+EXAMPLES = """examples:
+  mtms simulate --report && mtms backfill --start 2026-01-05 --end 2026-01-18
+  mtms status                         champion, last runs, where the UIs are
+  mtms init aliccp --out ali/params.yaml && mtms --params ali/params.yaml import aliccp \\
+      ali_ccp_train.csv --day 2026-03-02
+  mtms run                            the next day (validate, train, gate, promote)
+  mtms rollback                       champion back to the previous one
+  mtms <command> --help               its options
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mtms", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="mtms", description=__doc__, epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     parser.add_argument("--version", action=_Version, help="print mtms's version and exit")
     parser.add_argument(
         "--params", default="params.yaml", help="the params file (default: %(default)s)"
@@ -323,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("init", help="write a working params file for a dataset")
-    p.add_argument("dataset", choices=list(DATASET_NAMES))
+    p.add_argument("dataset", choices=list(DATASET_NAMES), help="whose logs the params are for")
     p.add_argument("--out", type=Path, default=Path("params.yaml"), help="default: %(default)s")
     p.add_argument(
         "--rows-per-day",
@@ -353,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import a public dataset, or custom files, as a day")
     p.add_argument("dataset", choices=IMPORTABLE, help="custom: data.contract's files")
     p.add_argument("paths", nargs="+", type=Path, help="custom: CSV or Parquet files")
-    p.add_argument("--day", required=True)
+    p.add_argument("--day", required=True, help="the (first) day the files become (YYYY-MM-DD)")
     p.add_argument("--scene", help="scene name for every row (default: from the data)")
     p.add_argument(
         "--days",
@@ -364,7 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_import)
 
     p = sub.add_parser("profile", help="rows and label rates per day and scene, as JSON")
-    p.add_argument("--out", type=Path, default=Path("metrics/data.json"))
+    p.add_argument(
+        "--out", type=Path, default=Path("metrics/data.json"), help="default: %(default)s"
+    )
     p.set_defaults(run=cmd_profile)
 
     p = sub.add_parser("train", help="train the warm-start chain over days; one bundle per day")
@@ -374,8 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("evaluate", help="metrics of a bundle on one day, per scene and task")
-    p.add_argument("--bundle", required=True, type=Path)
-    p.add_argument("--day", required=True)
+    p.add_argument("--bundle", required=True, type=Path, help="a bundle, e.g. models/mtms/day=D.pt")
+    p.add_argument("--day", required=True, help="the day scored (YYYY-MM-DD)")
     p.add_argument("--json", type=Path, help="also write the metrics as a list of records")
     p.set_defaults(run=cmd_evaluate)
 
@@ -395,12 +411,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_status)
 
     p = sub.add_parser("replay", help="the warm-start chain over every day, for dvc repro")
-    p.add_argument("--metrics", type=Path, default=Path("metrics/chain.json"))
-    p.add_argument("--plots", type=Path, default=Path("metrics/chain_days.csv"))
+    p.add_argument(
+        "--metrics",
+        type=Path,
+        default=Path("metrics/chain.json"),
+        help="the summary (dvc metrics; default: %(default)s)",
+    )
+    p.add_argument("--plots", type=Path, default=Path("metrics/chain_days.csv"),
+                   help="one row per day (dvc plots; default: %(default)s)")  # fmt: skip
     p.set_defaults(run=cmd_replay)
 
     p = sub.add_parser("compare", help="the model zoo's bake-off (compare.* in params.yaml)")
-    p.add_argument("--out", type=Path, default=Path("metrics/compare.json"))
+    p.add_argument("--out", type=Path, default=Path("metrics/compare.json"),
+                   help="the summary (default: %(default)s)")  # fmt: skip
     p.add_argument("--doc", type=Path, default=Path("docs/zoo.md"), help="the results page")
     p.add_argument("--no-doc", action="store_true", help="write the metrics only")
     p.add_argument("--seeds", type=int, nargs="+", help="instead of compare.seeds")
@@ -417,8 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_compare)
 
     p = sub.add_parser("serve", help="the scoring server on the champion (MLflow's protocol)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=PORT, default=5001)
+    p.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
+    p.add_argument("--port", type=PORT, default=5001, help="default: %(default)s")
     p.add_argument("--max-body", type=BODY, help="largest request body in bytes (default: 1 MiB)")
     p.set_defaults(run=cmd_serve)
 
@@ -426,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_rollback)
 
     p = sub.add_parser("dashboard", help="the Evidently UI on the monitoring workspace")
-    p.add_argument("--port", type=PORT, default=8000)
+    p.add_argument("--port", type=PORT, default=8000, help="default: %(default)s")
     p.set_defaults(run=cmd_dashboard)
 
     p = sub.add_parser("doctor", help="clean what interrupted runs left, and say what")

@@ -82,3 +82,16 @@ def test_every_error_the_command_line_names_exists():
 
     for module, name in ERRORS:
         assert issubclass(getattr(importlib.import_module(module), name), Exception), name
+
+
+def test_every_option_of_every_command_says_what_it_is_and_help_shows_examples(capsys):
+    import argparse
+
+    from cli.main import build_parser
+
+    parser = build_parser()
+    [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    silent = [f"{name} {a.dest}" for name, sub in commands.choices.items()
+              for a in sub._actions if not a.help]  # fmt: skip
+    assert silent == []
+    assert "examples:" in parser.format_help() and "mtms backfill" in parser.format_help()
