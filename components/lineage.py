@@ -7,6 +7,7 @@ import hashlib
 import subprocess
 
 from components.config import Config
+from components.data.partitions import partition_dir
 from components.data.versioning import data_version
 from components.evaluation.metrics import Metrics
 
@@ -34,12 +35,31 @@ def git_commit(cfg: Config) -> str:
     return commit + ("-dirty" if commit != "unknown" and dirty.stdout.strip() else "")
 
 
-def lineage(cfg: Config, day: dt.date, trained_through: str, parent: str) -> dict[str, str]:
-    """Tags of a run and its version: run day, data version, code, params, warm-start parent."""
+def window_md5(cfg: Config, days: list[dt.date]) -> str:
+    """md5 of the training window's partitions (each day's name, its files' names and bytes):
+    the data a model saw, unlike data_md5 (all of data/raw, later days included). Raw
+    partitions are immutable, so the hash of a window never changes."""
+    digest = hashlib.md5(usedforsecurity=False)
+    for day in sorted(days):
+        folder = partition_dir(cfg.path("raw"), day)
+        for path in sorted(folder.glob("*.parquet")):
+            digest.update(f"{folder.name}/{path.name}\n".encode())
+            with path.open("rb") as f:
+                while block := f.read(1 << 20):
+                    digest.update(block)
+    return digest.hexdigest()
+
+
+def lineage(
+    cfg: Config, day: dt.date, trained_through: str, parent: str, window: list[dt.date] = ()
+) -> dict[str, str]:
+    """Tags of a run and its version: run day, data version (all of data/raw, and the
+    training window's own), code, params, warm-start parent."""
     return {
         "run_day": day.isoformat(),
         "trained_through": trained_through,
         "data_md5": data_version(cfg.root) or "untracked",
+        "data_window_md5": window_md5(cfg, list(window)) if window else "none",
         "git_commit": git_commit(cfg),
         "params_hash": params_hash(cfg),
         "parent": parent,

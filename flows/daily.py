@@ -146,7 +146,7 @@ def judge(
     )
     judged = replace(judged, serving=steps.health(cfg, judged, serving))
     trained = candidate.trained
-    tags = lineage(cfg, record.day, trained.through.isoformat(), trained.parent)
+    tags = lineage(cfg, record.day, trained.through.isoformat(), trained.parent, trained.window)
     run_id = steps.log_run(cfg, registry, judged, tags)
     gated = {**tags, **decision.version_tags()}  # the version says its gate's outcome
     version = candidate.version or steps.register(registry, run_id, trained, gated)

@@ -8,7 +8,7 @@ import yaml
 from components.config import load
 from components.data.simulator import simulate
 from components.data.versioning import track
-from components.lineage import git_commit, lineage, params_hash
+from components.lineage import git_commit, lineage, params_hash, window_md5
 from tests.helpers import dvc_workspace, write_params
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
@@ -72,14 +72,26 @@ def test_lineage_names_day_data_code_params_and_parent(tmp_path):
     assert untracked["data_md5"] == "untracked"
     simulate(cfg.simulator, cfg.seed, cfg.path("raw"), day, 1)
     md5 = track(cfg.root, cfg.path("raw"))
-    tags = lineage(cfg, day + dt.timedelta(days=1), "2026-01-05", "mtms/3")
+    tags = lineage(cfg, day + dt.timedelta(days=1), "2026-01-05", "mtms/3", [day])
     assert tags == {
         "run_day": "2026-01-06",
         "trained_through": "2026-01-05",
         "data_md5": md5,
+        "data_window_md5": window_md5(cfg, [day]),
         "git_commit": git_commit(cfg),
         "params_hash": params_hash(cfg),
         "parent": "mtms/3",
         "model": "mtms",
     }
     assert md5.endswith(".dir")
+
+
+def test_the_window_hash_names_the_days_trained_on_not_the_folder(tmp_path):
+    cfg = write_params(tmp_path / "ws")
+    start = cfg.simulator.start
+    simulate(cfg.simulator, cfg.seed, cfg.path("raw"), start, 2)
+    first = window_md5(cfg, [start])
+    simulate(cfg.simulator, cfg.seed, cfg.path("raw"), start + dt.timedelta(days=2), 1)
+    assert window_md5(cfg, [start]) == first  # a later day does not change it
+    assert len({first, window_md5(cfg, [start + dt.timedelta(days=1)]),
+                window_md5(cfg, [start, start + dt.timedelta(days=1)])}) == 3  # fmt: skip
