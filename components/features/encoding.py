@@ -97,8 +97,9 @@ class Encoder:
         """[N] index of each row's scene in self.scenes; -1 for other scenes, counted."""
         index = pc.index_in(table[self.contract.scene], value_set=pa.array(self.scenes))
         index = index.fill_null(-1).to_numpy().astype(np.int64)
-        if (other := index < 0).any():
-            unknown.update(table[self.contract.scene].filter(pa.array(other)).to_pylist())
+        if (other := index < 0).any():  # counted per name: millions of rows cost no strings
+            names = pc.value_counts(table[self.contract.scene].filter(pa.array(other)))
+            unknown.update({v["values"]: v["counts"] for v in names.to_pylist()})
         return index
 
     @staticmethod
