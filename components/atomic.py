@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from components import failpoints
 
@@ -52,12 +53,18 @@ def write_text(path: Path, text: str) -> Path:
 
 def write_bytes(path: Path, data: bytes) -> Path:
     """Replace `path` atomically and durably: data fsynced before the rename, then the folder."""
+    return write_stream(path, lambda f: f.write(data))
+
+
+def write_stream(path: Path, write: Callable[[BinaryIO], object]) -> Path:
+    """write_bytes for data written by `write(file)` as it is produced (a file bigger than
+    one wants to hold in memory)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it owner-only

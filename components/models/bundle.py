@@ -11,8 +11,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
@@ -44,7 +47,22 @@ def build(name: str, encoder: Encoder, config: ModelConfig, seed: int) -> Rankin
         return MODELS[name](encoder.spec, config)
 
 
-def _payload(bundle: Bundle) -> bytes:
+class _Hashed(io.RawIOBase):
+    """A write-only file that hashes what goes through it to another file."""
+
+    def __init__(self, out: BinaryIO):
+        self.out, self.sha = out, hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.sha.update(data)
+        return self.out.write(data)
+
+
+def _payload(bundle: Bundle, out: BinaryIO) -> str:
+    """Serialise the bundle's body to `out`; its sha256."""
     state = {
         "name": bundle.name,
         "config": bundle.config.model_dump_json(),
@@ -52,9 +70,9 @@ def _payload(bundle: Bundle) -> bytes:
         "weights": bundle.model.state_dict(),
         "meta": json.dumps({k: v for k, v in bundle.meta.items() if k != "checksum"}),
     }
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    return buffer.getvalue()
+    hashed = _Hashed(out)
+    torch.save(state, hashed)
+    return hashed.sha.hexdigest()
 
 
 def _check_finite(bundle: Bundle, path: Path) -> None:
@@ -72,9 +90,18 @@ def _check_finite(bundle: Bundle, path: Path) -> None:
 def save(bundle: Bundle, path: Path) -> str:
     """Write the bundle atomically (refused if a weight is NaN or inf); returns its sha256."""
     _check_finite(bundle, Path(path))
-    body = _payload(bundle)
-    digest = hashlib.sha256(body).hexdigest()
-    atomic.write_bytes(Path(path), MAGIC + b" " + digest.encode() + b"\n" + body)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # the body goes to a scratch file first (its digest heads the bundle), then is copied
+    # behind the header: memory holds a block, not the weights twice more
+    with tempfile.TemporaryFile(dir=Path(path).parent) as body:
+        digest = _payload(bundle, body)
+        body.seek(0)
+
+        def write(f: BinaryIO) -> None:
+            f.write(MAGIC + b" " + digest.encode() + b"\n")
+            shutil.copyfileobj(body, f, 1 << 20)
+
+        atomic.write_stream(Path(path), write)
     return digest
 
 
