@@ -31,6 +31,11 @@ from components.data.partitions import atomic_dir, partition_dir, publish_dir
 
 FIELD_SEP, ID_SEP, VALUE_SEP = "\x01", "\x02", "\x03"
 JOIN_ROWS = 100_000  # skeleton rows joined at once: bounds the memory of the joined lists
+# Parquet options, measured on 250k joined rows: a dictionary of random ids is wasted work
+# and no reader uses the statistics; zstd writes 2.87 s -> 1.61 s at the same size. The
+# spill is read once: lz4.
+WRITE = {"compression": "zstd", "use_dictionary": ["scene", "day"], "write_statistics": False}
+SPILL = {"compression": "lz4", "use_dictionary": False, "write_statistics": False}
 BLOCK_BYTES = 16 << 20  # CSV read block: ~60k skeleton rows; bounds a block's parse memory
 SKELETON = ["sample_id", "click", "conversion", "cfi", "feature_num", "features"]
 COMMON = ["cfi", "feature_num", "features"]
@@ -121,7 +126,7 @@ def _spill(writers: dict, folder: Path, side: str, table: pa.Table, buckets: int
         part = table.filter(pa.array(which == b))
         key = (side, int(b))
         if key not in writers:
-            writers[key] = pq.ParquetWriter(folder / f"{side}-{b}.parquet", part.schema)
+            writers[key] = pq.ParquetWriter(folder / f"{side}-{b}.parquet", part.schema, **SPILL)
         writers[key].write_table(part)
 
 
@@ -246,7 +251,7 @@ def _join_bucket(spill: Path, b: int, outs: dict, first: dt.date, days: int, tot
             part = table.filter(pa.array(day_index == i))
             counts[day] += part.num_rows
             name = f"part-{b:05d}-{batch_no[0]:06d}.parquet"
-            pq.write_table(part, outs[day] / name, compression="zstd")
+            pq.write_table(part, outs[day] / name, **WRITE)
         batch_no[0] += 1
 
 
