@@ -245,7 +245,7 @@ def cmd_compare(cfg: Config, args: argparse.Namespace) -> int:
 def cmd_serve(cfg: Config, args: argparse.Namespace) -> int:
     from cli.serving import serve
 
-    return serve(console, cfg, args.host, args.port, args.max_body)
+    return serve(console, cfg, args.host, args.port, args.max_body, args.alias, args.version_number)
 
 
 def cmd_rollback(cfg: Config, args: argparse.Namespace) -> int:
@@ -443,6 +443,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
     p.add_argument("--port", type=PORT, default=5001, help="default: %(default)s")
     p.add_argument("--max-body", type=BODY, help="largest request body in bytes (default: 1 MiB)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--alias", default="champion", help="the version this alias names "
+                       "(default: %(default)s; previous: the one before)")  # fmt: skip
+    which.add_argument("--version", type=POSITIVE, dest="version_number",
+                       help="this registry version instead of an alias")  # fmt: skip
     p.set_defaults(run=cmd_serve)
 
     p = sub.add_parser("rollback", help="move `champion` back to the previous champion")

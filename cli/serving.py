@@ -10,8 +10,12 @@ from components.config import Config
 from components.registry import RegistryError
 
 
-def serve(console: Console, cfg: Config, host: str, port: int, max_body: int | None = None) -> int:
-    """Serve the champion's bundle until SIGTERM or SIGINT; 0 once stopped.
+def serve(
+    console: Console, cfg: Config, host: str, port: int, max_body: int | None = None,
+    alias: str = "champion", version: int | None = None,
+) -> int:  # fmt: skip
+    """Serve a version's bundle (the champion's unless `alias` or `version` says another)
+    until SIGTERM or SIGINT; 0 once stopped.
 
     The bundle comes from the registry checked twice (the version's checksum tag, then the
     file's own sha256) and is loaded with weights_only: the logged pyfunc is never unpickled.
@@ -24,12 +28,10 @@ def serve(console: Console, cfg: Config, host: str, port: int, max_body: int | N
     from components.serving.server import Served, build_app
 
     registry = Registry(cfg)
-    champion = registry.champion()
+    champion = registry.get(version) if version is not None else registry.by_alias(alias)
     if champion is None:
-        raise RegistryError(
-            f"model {registry.name!r} has no champion to serve: a daily run that passes "
-            "the gate promotes one"
-        )
+        promotes = ": a daily run that passes the gate promotes one" if alias == "champion" else ""
+        raise RegistryError(f"model {registry.name!r} has no {alias} to serve{promotes}")
     bundle = bundles.load(registry.bundle_path(champion))
     served = Served(champion.number, champion.day, champion.checksum)
     app = build_app(bundle, served, max_body or MAX_BODY)
@@ -39,14 +41,16 @@ def serve(console: Console, cfg: Config, host: str, port: int, max_body: int | N
     body = json.dumps({"dataframe_records": [record]})
     say = lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     say(
-        f"serving {registry.model_uri()}: version {champion.number} (day {champion.day}, "
+        f"serving {registry.model_uri(alias) if version is None else registry.name}: "
+        f"version {champion.number} (day {champion.day}, "
         f"bundle {champion.checksum[:12]}) from {registry.tracking_uri}"
     )
     say("score rows (answers p_ctr, p_cvr, p_ctcvr per row):")
     say(
         f"curl -s http://{shown}:{port}/invocations -H 'Content-Type: application/json' -d '{body}'"
     )
-    say("the alias is read at start: restart after a promotion or rollback")
+    if version is None:
+        say(f"the alias {alias} is read at start: restart after a promotion or rollback")
     say(f"listening on http://{shown}:{port} (Ctrl+C or SIGTERM stops it)")
     run(app, sock)
     return 0

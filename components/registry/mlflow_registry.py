@@ -280,6 +280,11 @@ class Registry:
         return self._alias(CHAMPION)
 
     @_guarded
+    def by_alias(self, alias: str) -> Version | None:
+        """The version an alias names (None when the alias is not set)."""
+        return self._alias(alias)
+
+    @_guarded
     def previous(self) -> Version | None:
         return self._alias(PREVIOUS)
 

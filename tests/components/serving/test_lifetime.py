@@ -52,8 +52,9 @@ def can_listen(port: int) -> bool:
     return True
 
 
-def start(params: Path, port: int) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "cli.main", "--params", str(params), "serve", "--port", str(port)]
+def start(params: Path, port: int, *which: str) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "cli.main", "--params", str(params), "serve", "--port", str(port),
+            *which]  # fmt: skip
     return subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)  # fmt: skip
 
@@ -110,3 +111,25 @@ def test_a_taken_port_is_a_one_line_error(workspace):
         out, err = server.communicate(timeout=120)
     assert server.returncode == 2
     assert err.strip() == f"mtms: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+
+
+@pytest.mark.parametrize("which", [("--alias", "previous"), ("--version", "1")])
+def test_serve_takes_another_alias_or_a_version(workspace, tiny_world, which):
+    port = free_port()
+    server = start(workspace, port, *which)
+    try:
+        wait_listening(server)
+        model = call(port, "/model")
+        assert model["version"] == 1  # v1: `previous` once v2 was promoted
+        assert model["checksum"] == bundles.load(tiny_world[1][0]).meta["checksum"]
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+def test_an_unset_alias_is_a_one_line_error(workspace):
+    server = start(workspace, free_port(), "--alias", "canary")
+    out, err = server.communicate(timeout=120)
+    assert (
+        server.returncode == 2 and err.strip() == "mtms: error: model 'mtms' has no canary to serve"
+    )
