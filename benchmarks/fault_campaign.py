@@ -284,7 +284,7 @@ def kills(root: Path, rows: int) -> dict:
             loadable = f"no: {err}"
         per_day: dict[str, int] = {}
         for v in registry.versions():
-            per_day[v.day] = per_day.get(v.day, 0) + 1
+            per_day[v.trained_through] = per_day.get(v.trained_through, 0) + 1
         record = runs.load_record(cfg, day)
         results.append({
             "point": point, "day": day.isoformat(), "killed_exit": killed.returncode,

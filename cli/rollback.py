@@ -17,11 +17,11 @@ def rollback(console: Console, cfg: Config) -> int:
         before = registry.champion()
         after = registry.rollback()
         previous = registry.previous()
-    was = f"version {before.number} (day {before.day})" if before else "none"
+    name = lambda v: f"version {v.number} (trained through {v.trained_through})"  # noqa: E731
+    was = name(before) if before else "none"
     then = f"version {previous.number}" if previous else "none"
     console.print(
-        f"{registry.name}: champion {was} -> version {after.number} (day {after.day}); "
-        f"previous is now {then}",
+        f"{registry.name}: champion {was} -> {name(after)}; previous is now {then}",
         markup=False,
         highlight=False,
         soft_wrap=True,

@@ -33,7 +33,7 @@ def serve(
         promotes = ": a daily run that passes the gate promotes one" if alias == "champion" else ""
         raise RegistryError(f"model {registry.name!r} has no {alias} to serve{promotes}")
     bundle = bundles.load(registry.bundle_path(champion))
-    served = Served(champion.number, champion.day, champion.checksum)
+    served = Served(champion.number, champion.trained_through, champion.checksum)
     app = build_app(bundle, served, max_body or MAX_BODY)
     sock = listen(host, port)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -42,7 +42,7 @@ def serve(
     say = lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     say(
         f"serving {registry.model_uri(alias) if version is None else registry.name}: "
-        f"version {champion.number} (day {champion.day}, "
+        f"version {champion.number} (trained through {champion.trained_through}, "
         f"bundle {champion.checksum[:12]}) from {registry.tracking_uri}"
     )
     say("score rows (answers p_ctr, p_cvr, p_ctcvr per row):")

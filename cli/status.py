@@ -21,7 +21,7 @@ def _version(v: Version | None, health: str | None = None) -> dict | None:
     out = {
         "version": v.number,
         "run_day": v.tags.get("run_day"),
-        "trained_through": v.day,
+        "trained_through": v.trained_through,
         "run_id": v.run_id,
     }
     return out if health is None else {**out, "health": health}

@@ -133,9 +133,10 @@ class Serving:
 
     def check_unseen(self, day: dt.date) -> None:
         """Refuse to judge the champion on a day it trained on (a rerun of an old day)."""
-        if self.version is not None and self.version.day >= day.isoformat():
+        through = self.version.trained_through if self.version is not None else None
+        if through is not None and through >= day.isoformat():
             raise EvaluationError(
-                f"the champion (v{self.number}) was trained through {self.version.day}; "
+                f"the champion (v{self.number}) was trained through {through}; "
                 f"rerunning {day} would judge it on rows it saw"
             )
 
@@ -235,7 +236,7 @@ def health(cfg: Config, record: DayRecord, serving: Serving) -> ServingHealth:
     the served one's calibration on the day: stale and miscalibration alerts."""
     champion, through = serving.number, None
     if serving.version is not None:
-        through = dt.date.fromisoformat(serving.version.day)
+        through = dt.date.fromisoformat(serving.version.trained_through)
     if record.outcome == "promoted" and record.trained is not None:  # version: once registered
         champion, through = record.version, record.trained.through
     return serving_health(cfg.gate, record.day, champion, through, record.champion_metrics)

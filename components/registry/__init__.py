@@ -22,11 +22,11 @@ class Version:
     """One registered bundle, as the registry records it."""
 
     number: int
-    day: str  # YYYY-MM-DD: the last day the bundle trained on
+    trained_through: str  # YYYY-MM-DD: the last day the bundle trained on
     run_id: str  # the daily run that registered it
     checksum: str  # sha256 of the bundle file
     aliases: tuple[str, ...]
-    tags: dict[str, str]  # every version tag, day and checksum included
+    tags: dict[str, str]  # every version tag: day (its daily run's), trained_through, checksum…
 
 
 __all__ = ["CHAMPION", "PREVIOUS", "RegistryError", "Version"]

@@ -33,16 +33,26 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
-from mlflow.models import Model
+from mlflow.models import Model, ModelSignature
+from mlflow.types import ColSpec, DataType, Schema
+from mlflow.types.schema import Array
 from mlflow.utils.file_utils import local_file_uri_to_path
 from requests import RequestException
 from sqlalchemy.exc import SQLAlchemyError
 
 import components
 from components.config import Config
+from components.data.contract import Contract
 from components.models import bundle as bundles
 from components.models.bundle import BundleError
-from components.models.scoring import ScoringError, score
+from components.models.scoring import (
+    OUTPUTS,
+    ScoringError,
+    example_row,
+    inputs,
+    score,
+    trained_scenes,
+)
 from components.registry import CHAMPION, PREVIOUS, RegistryError, Version, failures, health
 
 LOGGED_NAME = "model"  # the pyfunc's name inside its run
@@ -70,22 +80,50 @@ class BundleModel(mlflow.pyfunc.PythonModel):
 
 
 def _requirements() -> list[str]:
-    """Pinned to this environment: inferring them would load the model (seconds per version)."""
-    import numpy, pyarrow, pydantic, torch  # noqa: E401, I001
+    """Pinned to this environment: inferring them would load the model (seconds per version).
+    What the packaged mtms code imports to load a bundle and score; MLflow brings the rest."""
+    import numpy, pyarrow, pydantic, scipy, torch  # noqa: E401, I001
 
-    mods = (mlflow, torch, pd, pyarrow, numpy, pydantic)
+    mods = (mlflow, torch, pd, pyarrow, numpy, pydantic, scipy)
     return [f"{m.__name__}=={m.__version__.split('+')[0]}" for m in mods]
 
 
+CODE = Path(components.__file__).resolve().parent  # packaged with every version (code_paths)
+MLFLOW_TYPES = {  # a contract's Arrow type -> the signature's column type
+    "int8": DataType.long, "int32": DataType.long, "int64": DataType.long,
+    "float32": DataType.double, "string": DataType.string,
+    "list<int32>": Array(DataType.long), "list<int64>": Array(DataType.long),
+}  # fmt: skip
+
+
+def signature(contract: Contract) -> ModelSignature:
+    """What a request carries (the scene and every feature, by the contract's types) and
+    what it gets back (the three probabilities). Ints are long and floats double, as JSON
+    brings them; score() narrows them to the contract's own types and checks their range."""
+    columns = [
+        ColSpec(MLFLOW_TYPES[contract.column(name).dtype], name) for name in inputs(contract)
+    ]
+    answers = [ColSpec(DataType.double, name) for name in OUTPUTS]
+    return ModelSignature(Schema(columns), Schema(answers))
+
+
+def input_example(bundle: bundles.Bundle) -> pd.DataFrame:
+    """One request row per scene the model serves (unseen ids: they score as OOV)."""
+    contract = bundle.encoder.contract
+    return pd.DataFrame([example_row(contract, scene) for scene in trained_scenes(bundle)])
+
+
 def _not_advice(record: logging.LogRecord) -> bool:
-    """MLflow advice that does not apply: BundleModel pickles by reference, and a signature
-    would refuse JSON ints in float columns, which score() converts itself."""
-    return not record.getMessage().startswith(("Passing a Python object", "Failed to infer"))
+    """MLflow advice that does not apply (BundleModel pickles by reference: its code travels
+    in code_paths), and the note that the input example is checked (every version)."""
+    quiet = ("Passing a Python object", "Failed to infer", "Validating input example")
+    return not record.getMessage().startswith(quiet)
 
 
 @contextmanager
 def _fluent(uri: str) -> Iterator[None]:
-    """The fluent API's global tracking URI (and env var) for one call, then restored; quiet."""
+    """The fluent API's global tracking URI (and env var) for one call, then restored; quiet.
+    sys.path too: checking the input example loads the model, which puts its code first."""
     keys = ("MLFLOW_TRACKING_URI", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
     saved = {key: os.environ.get(key) for key in keys}
     before = mlflow.get_tracking_uri() if mlflow.tracking.is_tracking_uri_set() else None
@@ -93,9 +131,13 @@ def _fluent(uri: str) -> Iterator[None]:
     logger.addFilter(_not_advice)
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
     mlflow.set_tracking_uri(uri)
+    path = list(sys.path)
     try:
         yield
-    finally:  # a URI that came from the env var alone stays env-only: later changes still count
+    finally:
+        sys.path[:] = (
+            path  # a URI that came from the env var alone stays env-only: later changes still count
+        )
         mlflow.set_tracking_uri(None if before == saved["MLFLOW_TRACKING_URI"] else before)
         logger.removeFilter(_not_advice)
         for key, value in saved.items():
@@ -124,9 +166,9 @@ def _model_id(mv: ModelVersion) -> str | None:
 
 
 def _version(mv: ModelVersion) -> Version:
-    tags = dict(mv.tags)
-    day, checksum = tags.get("day", ""), tags.get("checksum", "")
-    return Version(int(mv.version), day, mv.run_id or "", checksum, tuple(mv.aliases), tags)
+    tags = dict(mv.tags)  # versions before trained_through was a tag said it with `day`
+    through, checksum = tags.get("trained_through", tags.get("day", "")), tags.get("checksum", "")
+    return Version(int(mv.version), through, mv.run_id or "", checksum, tuple(mv.aliases), tags)
 
 
 class Registry:
@@ -219,7 +261,9 @@ class Registry:
     def register(self, run_id: str, bundle_path: Path, tags: dict[str, str]) -> Version:
         """A new version of the model: a pyfunc in `run_id` carrying the (verified) bundle."""
         bundle = bundles.load(bundle_path)  # a corrupt file never becomes a version
-        tags = {**tags, "day": bundle.meta["day"], "checksum": bundle.meta["checksum"]}
+        run_day = self._client.get_run(run_id).data.tags.get("day", "")  # as on the run
+        through, checksum = bundle.meta["day"], bundle.meta["checksum"]
+        tags = {**tags, "day": run_day, "trained_through": through, "checksum": checksum}
         description = tags.pop("description", None)  # the version's text, not a tag
         # scoped for both calls: the SQL registry resolves a models:/ source via the global URI
         with _fluent(self._uri):
@@ -227,6 +271,8 @@ class Registry:
                 info = mlflow.pyfunc.log_model(
                     name=LOGGED_NAME, python_model=BundleModel(),
                     artifacts={"bundle": str(bundle_path)}, pip_requirements=_requirements(),
+                    code_paths=[str(CODE)], signature=signature(bundle.encoder.contract),
+                    input_example=input_example(bundle),
                 )  # fmt: skip
             source = self._client.get_logged_model(info.model_id).artifact_location
             pickle = info.flavors["python_function"]["python_model"]
@@ -254,7 +300,7 @@ class Registry:
     def find(self, day: dt.date, checksum: str | None = None) -> Version | None:
         """The newest version of `day` (and `checksum`): a rerun reuses it, no duplicate."""
         for version in self.versions():
-            if version.day == day.isoformat() and checksum in (None, version.checksum):
+            if version.trained_through == day.isoformat() and checksum in (None, version.checksum):
                 return version
         return None
 

@@ -75,7 +75,7 @@ def test_kills_mid_bundle_write_and_before_the_alias_move_leave_nothing_behind(t
         assert record.outcome in ("promoted", "rejected") and record.version, record
         registry = Registry(cfg)
         assert registry.verify(registry.champion())  # loads and scores
-        trained = [v.day for v in registry.versions()]
+        trained = [v.trained_through for v in registry.versions()]
         assert len(trained) == len(set(trained))  # one version per trained day
         assert alive_in(tmp_path) == []  # the killed run's Prefect API died with it
     leftovers = [p for key in doctor.SWEPT for p in atomic.leftovers(cfg.path(key))]

@@ -9,9 +9,11 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,7 +24,7 @@ from components.config import Config
 from components.data.partitions import day_of, read_partition
 from components.evaluation.evaluate import logits, predict
 from components.models import bundle as bundles
-from components.models.scoring import score
+from components.models.scoring import score, trained_scenes
 from components.registry import RegistryError
 from components.registry.mlflow_registry import Registry
 from tests.helpers import request_rows
@@ -96,7 +98,7 @@ def test_versions_carry_day_and_checksum_and_are_found_again(world):
     _, registry, paths, (v1, v2) = world
     assert (v1.number, v2.number) == (1, 2)
     for version, path in zip((v1, v2), paths, strict=True):
-        assert version.day == day_of(path).isoformat()
+        assert version.trained_through == day_of(path).isoformat()
         assert version.checksum == bundles.checksum(path) and version.tags["model"] == "mtms"
         assert registry.bundle_path(version).read_bytes() == path.read_bytes()
     assert [v.number for v in registry.versions()] == [2, 1]
@@ -107,6 +109,33 @@ def test_versions_carry_day_and_checksum_and_are_found_again(world):
     assert registry.find(dt.date(2026, 2, 1)) is None
     with pytest.raises(RegistryError, match="^model 'mtms' has no version 99$"):
         registry.get(99)
+
+
+def test_a_version_says_its_run_day_its_signature_and_an_example(world, monkeypatch):
+    """`day` means the daily run's day on runs and versions alike; what the bundle trained
+    through is `trained_through`. The pyfunc has a signature of the contract's inputs and
+    the three probabilities, and an input example that scores."""
+    import mlflow
+
+    cfg, _, paths, _ = world
+    registry = Registry(named(cfg, "signed"))
+    through = day_of(paths[0])
+    run_id = registry.log_run(through + dt.timedelta(days=1), {}, {}, {}, {})
+    version = registry.register(run_id, paths[0], {})
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry.tracking_uri)
+    assert version.tags["day"] == (through + dt.timedelta(days=1)).isoformat()
+    assert version.tags["trained_through"] == version.trained_through == through.isoformat()
+    info = mlflow.models.get_model_info(f"models:/signed/{version.number}")
+    contract = bundles.load(paths[0]).encoder.contract
+    signed = info.signature.inputs.input_names()
+    assert signed == [contract.scene, *(c.name for c in contract.features)]
+    assert info.signature.outputs.input_names() == ["p_ctr", "p_cvr", "p_ctcvr"]
+    model = mlflow.pyfunc.load_model(f"models:/signed/{version.number}")
+    example = model.input_example
+    served = trained_scenes(bundles.load(paths[0]))
+    assert tuple(example["scene"]) == served and list(example.columns) == signed
+    answers = model.predict(example).to_numpy()
+    assert answers.shape == (len(served), 3) and ((answers > 0) & (answers < 1)).all()
 
 
 def test_promote_and_rollback_walk_the_champion_chain(world):
@@ -155,8 +184,9 @@ def test_serve_and_rollback_commands_of_the_cli_edge(world):
     registry.promote(2)
     console = Console(record=True, width=200)
     assert rollback(console, edge) == 0
-    assert "edge: champion version 2 (day 2026-01-06) -> version 1 (day 2026-01-05)" in (
-        console.export_text()
+    assert (
+        "edge: champion version 2 (trained through 2026-01-06) -> "
+        "version 1 (trained through 2026-01-05)" in (console.export_text())
     )
     bundle = bundles.load(paths[0])  # the curl example `mtms serve` prints scores
     record = example_row(bundle.encoder.contract, cfg.model.scenes[0])
@@ -180,6 +210,46 @@ def test_pyfunc_of_the_champion_scores_raw_rows_like_evaluate(world, monkeypatch
         np.testing.assert_allclose(out[f"p_{task}"].to_numpy(), expected[task], rtol=1e-6)
     with pytest.raises(MlflowException, match="^unknown scene\\(s\\) radio: "):
         model.predict(rows.assign(scene="radio"))
+
+
+LOAD_WITHOUT_REPO = """
+import importlib.util, json, sys
+import pandas as pd
+assert importlib.util.find_spec("components") is None, "mtms is importable without the model"
+import mlflow
+model = mlflow.pyfunc.load_model(sys.argv[1])
+import components
+print(json.dumps({"code": components.__file__,
+                  "scores": model.predict(pd.read_parquet(sys.argv[2])).to_numpy().tolist()}))
+"""
+
+
+@pytest.mark.server
+def test_the_champion_loads_and_scores_where_mtms_is_not_installed(world, tmp_path):
+    """mlflow.pyfunc.load_model in a Python that has the model's requirements but not the
+    repo: no PYTHONPATH, no editable install (site-packages without its .pth files), another
+    working directory. The mtms code comes from the model's own code_paths."""
+    import sysconfig
+
+    cfg, registry, paths, (_, v2) = world
+    registry.promote(v2.number)
+    bundle = bundles.load(paths[1])
+    _, rows = request_rows(bundle, read_partition(cfg.path("raw"), day_of(paths[1])), 40)
+    rows.to_parquet(tmp_path / "rows.parquet")
+    stdlib, site = sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"]
+    prelude = f"import sys; sys.path[:] = [{stdlib!r}, {stdlib + '/lib-dynload'!r}, {site!r}]"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["MLFLOW_TRACKING_URI"] = registry.tracking_uri
+    argv = [sys.executable, "-I", "-S", "-c", prelude + "\n" + LOAD_WITHOUT_REPO]
+    done = subprocess.run(
+        [*argv, registry.model_uri(), str(tmp_path / "rows.parquet")], env=env,
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    repo = Path(__file__).resolve().parents[3]
+    assert "/code/components/" in answer["code"] and not answer["code"].startswith(str(repo))
+    np.testing.assert_allclose(answer["scores"], score(bundle, rows).to_numpy(), rtol=1e-12)
 
 
 def free_port() -> int:
@@ -232,7 +302,8 @@ def test_scoring_server_serves_the_champion(world, tmp_path, monkeypatch):
         with pytest.raises(urllib.error.HTTPError) as refused:
             post(url, [{"scene": "feed"}])
         assert refused.value.code == 400
-        assert "missing feature column(s): user_id" in json.loads(refused.value.read())["message"]
+        message = json.loads(refused.value.read())["message"]  # the signature refuses it
+        assert "Model is missing inputs ['user_id'," in message
     except AssertionError as err:
         log.flush()
         tail = (tmp_path / "server.log").read_text()[-3000:]
