@@ -253,3 +253,13 @@ def test_a_label_shift_day_fails_its_report_test_though_no_column_drifted(world,
     assert "<title>Drift of 2026-01-16 against 2026-01-15 (1 day)</title>" in html
     assert f"Alert: {found[0]}" in html.replace("&gt;", ">")
     assert "label shift feed ctr |cur/ref - 1|" in html  # the test, in the report's own data
+
+
+def test_a_report_page_is_titled_above_its_widgets_or_left_as_it_is():
+    page = "<html><head><meta charset='utf-8'></head><body><div id='root'></div></body></html>"
+    heading = report.title("2026-01-16", ["2026-01-09", "2026-01-15"])
+    assert heading == "Drift of 2026-01-16 against 2026-01-09 to 2026-01-15 (2 days)"
+    out = report._headed(page, heading, ["Alert: feed ctr shift <b>"])
+    assert f"<head><title>{heading}</title>" in out and "&lt;b&gt;" in out
+    assert out.index("<body>") < out.index("<header") < out.index("<div id='root'>")
+    assert report._headed("<div></div>", heading, []) == "<div></div>"  # never fails a day
