@@ -81,6 +81,10 @@ class DayRecord:
     # per gate focus: candidate and champion Σp/Σy, ECE and reliability curve on the same rows
     calibration: list[FocusCalibration] = field(default_factory=list)
     serving: ServingHealth | None = None  # the champion's age and calibration alerts (never block)
+    flow_run: str | None = None  # the Prefect flow run's id (None: run outside Prefect, or older)
+    # the MLflow run's lineage tags (data_md5, data_window_md5, git_commit, params_hash, ...);
+    # empty for a day that logged no run, or a record written before they were kept here
+    lineage: dict[str, str] = field(default_factory=dict)
 
     def values(self) -> dict[str, float]:
         """The day's numbers for the monitoring project: AUC, oracle AUC, calibration and ECE

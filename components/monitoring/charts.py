@@ -52,6 +52,7 @@ class Series:
     dash: str = ""
     fmt: str = ".4f"
     alert: frozenset[str] = frozenset()  # days whose point is drawn as an alert
+    notes: dict[str, str] | None = None  # day -> more text for its point's tooltip
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,11 @@ def _marks(frame: Frame, plot: _Plot) -> list[str]:
     return out
 
 
+def note(series: Series, day: str) -> str:
+    found = (series.notes or {}).get(day)
+    return f"; {found}" if found else ""
+
+
 def _line(series: Series, plot: _Plot) -> list[str]:
     """The series' path, broken where a day has no value, and one point per value."""
     path, points, pen = [], [], "M"
@@ -227,7 +233,7 @@ def _line(series: Series, plot: _Plot) -> list[str]:
         points.append(
             el(
                 "circle",
-                tip(f"{day} {series.name}: {text}"),
+                tip(f"{day} {series.name}: {text}{note(series, day)}"),
                 class_="point alert" if alert else "point",
                 data_series=series.name,
                 data_day=day,
@@ -254,13 +260,15 @@ def line_chart(
     frame: Frame,
     series: list[Series],
     band: tuple[float, float] | None = None,
-    threshold: float | None = None,
+    threshold: float | tuple[float, ...] | None = None,
     floor_zero: bool = False,
     keys: list | None = None,
 ) -> str:
-    """Lines over days, with an optional shaded band, a dashed threshold, and outcomes."""
+    """Lines over days, with an optional shaded band, dashed thresholds (one value or
+    several, e.g. ± a limit), and outcomes."""
     values = [v for s in series for v in s.values.values()]
-    bounds = values + list(band or ()) + ([threshold] if threshold is not None else [])
+    lines = (threshold,) if isinstance(threshold, float | int) else tuple(threshold or ())
+    bounds = values + list(band or ()) + list(lines)
     ticks = nice_ticks(min(bounds, default=0.0), max(bounds, default=1.0), floor_zero)
     entries = [(s.name, key(s.colour, s.dash)) for s in series] + (keys or [])
     out, plot = _chrome(frame, ticks, entries)
@@ -278,15 +286,15 @@ def line_chart(
                 fill_opacity="0.12",
             )
         )
-    if threshold is not None:
+    for limit in lines:
         out.append(
             el(
                 "line",
                 class_="threshold",
                 x1=LEFT,
                 x2=W - RIGHT,
-                y1=plot.y(threshold),
-                y2=plot.y(threshold),
+                y1=plot.y(limit),
+                y2=plot.y(limit),
                 stroke="#d62728",
                 stroke_dasharray="6,4",
             )

@@ -294,6 +294,24 @@ def label_rates(contract: Contract, current: pa.Table, reference: Reference) -> 
     return out
 
 
+def judged_shifts(rates: dict[str, dict]) -> list[tuple[str, str, float]]:
+    """(scene, "ctr" | "cvr", shift) of each rate with enough positives on both sides to
+    judge (fewer: the shift is noise, never an alert)."""
+    out = []
+    for scene, r in rates.items():
+        enough = {
+            "ctr": min(r["clicks"]) >= MIN_CLICKS,
+            "cvr": min(r["conversions"]) >= MIN_CONVERSIONS,
+        }
+        out += [(scene, t, r[f"{t}_shift"]) for t in ("ctr", "cvr") if enough[t]]
+    return out
+
+
+def label_alert(scene: str, task: str) -> str:
+    """How a label-shift alert line starts (readers find a scene's alert by it)."""
+    return f"{scene} {task} shift "
+
+
 def alerts(
     rules: AlertConfig,
     share: float,
@@ -304,22 +322,29 @@ def alerts(
     """One line per broken rule; scenes too small to judge are skipped (noise is no alert)."""
     out = [f"drift share {share:.2f} >= {rules.drift_share} ({', '.join(drifted)})"]
     out = out if share >= rules.drift_share else []
-    for scene, r in rates.items():
-        judged = {
-            "ctr": min(r["clicks"]) >= MIN_CLICKS,
-            "cvr": min(r["conversions"]) >= MIN_CONVERSIONS,
-        }
-        out += [
-            f"{scene} {t} shift {r[f'{t}_shift']:+.2f} ({r[t][0]:.4f} -> {r[t][1]:.4f}), "
-            f"|shift| >= {rules.label_shift}"
-            for t in ("ctr", "cvr")
-            if judged[t] and abs(r[f"{t}_shift"]) >= rules.label_shift
-        ]
+    out += [
+        f"{label_alert(scene, t)}{shift:+.2f} ({rates[scene][t][0]:.4f} -> "
+        f"{rates[scene][t][1]:.4f}), |shift| >= {rules.label_shift}"
+        for scene, t, shift in judged_shifts(rates)
+        if abs(shift) >= rules.label_shift
+    ]
     return out + [
         f"new-id rate {name} {rate:.2f} >= {rules.new_id_rate}"
         for name, rate in new_id_rate.items()
         if rate >= rules.new_id_rate
     ]
+
+
+def alert_limits(
+    rules: AlertConfig, rates: dict[str, dict], new_id_rate: dict[str, float]
+) -> dict[str, tuple[float, float]]:
+    """The label-shift and new-id rules as (value, bound) pairs, for the report's tests:
+    each fails exactly when `alerts` writes its line (value >= bound)."""
+    out = {
+        f"label shift {scene} {t} |cur/ref - 1|": (abs(shift), rules.label_shift)
+        for scene, t, shift in judged_shifts(rates)
+    }
+    return out | {f"new-id rate {c}": (v, rules.new_id_rate) for c, v in new_id_rate.items()}
 
 
 def monitor_day(cfg: Config, sides: Sides, champion: Bundle | None, out_dir: Path) -> DriftSummary:
@@ -341,12 +366,14 @@ def monitor_day(cfg: Config, sides: Sides, champion: Bundle | None, out_dir: Pat
         label_rates(contract, table, reference),
         [d.isoformat() for d in sides.reference_days],
     )
-    snapshot = report.run_drift(cfg, frames, report.report_values(rates, new_ids, top_k), day, refs)
+    rules, values = cfg.monitor.alert, report.report_values(rates, new_ids, top_k)
+    limits = alert_limits(rules, rates, new_ids)
+    snapshot = report.run_drift(cfg, frames, values, day, refs, limits)
     share, columns = report.drift_results(snapshot)
-    report.save_report(snapshot, Path(out_dir))
-    report.add_to_workspace(cfg, snapshot, day, report.DRIFT_TAG)
     drifted = sorted(c for c, v in columns.items() if v["drifted"])
-    found = alerts(cfg.monitor.alert, share, drifted, rates, new_ids)
+    found = alerts(rules, share, drifted, rates, new_ids)
+    report.save_report(snapshot, Path(out_dir), day.isoformat(), refs, found)
+    report.add_to_workspace(cfg, snapshot, day, report.DRIFT_TAG)
     for line in found:
         logging.getLogger(__name__).warning("drift alert %s: %s", day, line)
     return DriftSummary(

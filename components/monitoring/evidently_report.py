@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
+import logging
 import math
 import sys
 import uuid
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +65,19 @@ def _values(values: dict[str, float]) -> list:
     return [custom(k, v) for k, v in sorted(values.items()) if math.isfinite(v)]
 
 
+def _limits(limits: dict[str, tuple[float, float]]) -> list:
+    """name -> (value, bound): a value with a test "less than bound" (it fails at >= bound,
+    as an alert rule breaks), so the report's own tests carry each alert rule."""
+    from evidently.tests import lt
+
+    custom = _custom_value()
+    return [
+        custom(name, value, tests=[lt(bound)])
+        for name, (value, bound) in sorted(limits.items())
+        if math.isfinite(value)
+    ]
+
+
 def report_values(rates: dict, new_ids: dict, top_k: dict) -> dict[str, float]:
     """The scalars shown beside the drift report and plotted by the dashboard over days."""
     out = {f"label.{s}.{k}": r[k][1] for s, r in rates.items() for k in ("ctr", "cvr")}
@@ -71,12 +87,19 @@ def report_values(rates: dict, new_ids: dict, top_k: dict) -> dict[str, float]:
 
 
 def run_drift(
-    cfg: Config, frames: Frames, values: dict[str, float], day: dt.date, reference: list[str]
+    cfg: Config,
+    frames: Frames,
+    values: dict[str, float],
+    day: dt.date,
+    reference: list[str],
+    limits: dict[str, tuple[float, float]] | None = None,
 ) -> Any:
     """Evidently's drift of the sampled frames, plus the scalar values, as one snapshot.
 
     Methods are fixed: by default Evidently switches from K-S p-values to distances above
     1,000 rows, which would flip what the threshold means between small and large days.
+    `limits` (name -> (value, bound)) become tests beside the preset's drift-share test:
+    the alert rules Evidently does not compute itself (label shifts, new-id rates).
     """
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
@@ -96,7 +119,7 @@ def run_drift(
         cat_method="jensenshannon",
         threshold=mon.column_threshold,
     )
-    report = Report([preset, *_values(values)], include_tests=True)
+    report = Report([preset, *_values(values), *_limits(limits or {})], include_tests=True)
     meta = {"day": day.isoformat(), "reference": ",".join(reference)}
     with np.errstate(invalid="ignore", divide="ignore"):  # correlations of a constant column
         return report.run(
@@ -105,7 +128,7 @@ def run_drift(
             timestamp=dt.datetime.combine(day, dt.time()),
             metadata=meta,
             tags=[DRIFT_TAG],
-            name=f"drift {day}",
+            name=title(day.isoformat(), reference),
         )
 
 
@@ -132,10 +155,48 @@ def drift_results(snapshot: Any) -> tuple[float, dict[str, dict]]:
     return share, columns
 
 
-def save_report(snapshot: Any, out_dir: Path) -> tuple[Path, Path]:
-    """drift.html (self-contained) and drift.json, each written to a temp name then renamed."""
-    html = atomic.write_text(out_dir / "drift.html", snapshot.get_html_str(as_iframe=False))
-    return html, atomic.write_text(out_dir / "drift.json", snapshot.json())
+def title(day: str, reference: list[str]) -> str:
+    """What a day's report compares: the day and its reference days."""
+    span = reference[0] if len(reference) == 1 else f"{reference[0]} to {reference[-1]}"
+    days = f"{len(reference)} day{'s' if len(reference) != 1 else ''}"
+    return f"Drift of {day} against {span} ({days})" if reference else f"Drift of {day}"
+
+
+def _headed(html: str, heading: str, lines: list[str]) -> str:
+    """Evidently's page with a <title> and a plain header above its widgets: the report
+    names its day, its reference days and the day's alert verdict without running script."""
+    head, body = html.find("<head>"), html.find("<body>", html.find("</head>"))
+    if head < 0 or body < 0:  # a cosmetic loss: never fail the day's monitoring for it
+        logging.getLogger(__name__).warning("Evidently's report page changed: left untitled")
+        return html
+    text = "".join(f"<p style='margin:4px 0'>{escape(line)}</p>" for line in lines)
+    banner = (
+        "<header style='font-family:system-ui,sans-serif;padding:12px 24px'>"
+        f"<h1 style='font-size:20px;margin:0 0 6px'>{escape(heading)}</h1>{text}</header>"
+    )
+    body += len("<body>")
+    head += len("<head>")
+    return (
+        html[:head] + f"<title>{escape(heading)}</title>" + html[head:body] + banner + html[body:]
+    )
+
+
+def save_report(
+    snapshot: Any, out_dir: Path, day: str = "", reference: list[str] = (), alerts: list[str] = ()
+) -> tuple[Path, Path]:
+    """drift.html (self-contained, titled with the day and its reference) and drift.json
+    (the same title, day, reference and alerts, then Evidently's metrics and tests), each
+    written to a temp name then renamed."""
+    heading = title(day, list(reference))
+    verdict = ["Alert: " + "; ".join(alerts)] if alerts else ["No alert."]
+    rules = "Alert rules are the tests on the drift share, label shifts and new-id rates"
+    lines = [*verdict, f"{rules}; a drifted column's own test failing is not an alert by itself."]
+    html = _headed(snapshot.get_html_str(as_iframe=False), heading, lines)
+    body = {"title": heading, "day": day, "reference": list(reference), "alerts": list(alerts)}
+    body |= json.loads(snapshot.json())
+    return atomic.write_text(out_dir / "drift.html", html), atomic.write_text(
+        out_dir / "drift.json", json.dumps(body)
+    )
 
 
 def workspace_path(cfg: Config) -> Path:

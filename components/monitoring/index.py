@@ -8,16 +8,16 @@ the same bytes. Missing numbers (a quarantined day, JSON null, NaN) are simply n
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from html import escape
 from pathlib import Path
 
 from components import atomic
 from components.codec import finite
-from components.config import Config, Focus
-from components.data.partitions import day_name
-from components.evaluation.metrics import Metrics
+from components.config import Config
+from components.monitoring import days, scenes
 from components.monitoring.charts import (
     Curve,
     Frame,
@@ -28,9 +28,11 @@ from components.monitoring.charts import (
     line_chart,
     reliability_chart,
 )
+from components.monitoring.scenes import by_day
+from components.monitoring.scenes import metric as metric  # cli/backfill reads AUCs with it
 from components.records import DayRecord
 
-CANDIDATE, CHAMPION, ORACLE, DRIFT = "#1f77b4", "#ff7f0e", "#555555", "#9467bd"
+CANDIDATE, CHAMPION, DRIFT = "#1f77b4", "#ff7f0e", "#9467bd"
 STYLE = """
 :root{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;
 background:#f4f5f7}body{margin:0 auto;max-width:1880px;padding:16px 24px}
@@ -49,22 +51,22 @@ th{background:#fafafa;position:sticky;top:0}td:first-child,th:first-child{text-a
 td:first-child{border-left:4px solid var(--c,#fff)}tbody tr:hover{background:#f0f6ff}
 td.gate,th.gate{white-space:normal;text-align:left;min-width:260px}[title]{cursor:help}
 .fail,.drift{color:#d62728;font-weight:600}.why{color:#666;font-size:11px}
+.reason{color:#d62728}.asof{color:#444;font-size:12px;margin:0 0 10px}code{font-size:11px}
+th.scene{text-align:center;border-left:1px solid #ddd}
 """
 
 
-def metric(rows: list[Metrics] | None, focus: Focus, name: str = "auc") -> float | None:
-    """One metric of one focus from a record's metric list (None when absent or NaN)."""
-    found = [getattr(m, name) for m in rows or [] if (m.scene, m.task) == (focus.scene, focus.task)]
-    return finite(found[0]) if found else None
-
-
-def build_index(cfg: Config, records: list[DayRecord]) -> Path:
-    """Write index.html atomically: a reader (or a browser reload) never sees half a page."""
+def build_index(
+    cfg: Config, records: list[DayRecord], env: Mapping[str, str] | None = None
+) -> Path:
+    """Write index.html atomically: a reader (or a browser reload) never sees half a page.
+    `env` (default: the process's) may name PREFECT_UI_URL, the Prefect UI to link to."""
     folder = cfg.path("dashboards")
-    return atomic.write_text(folder / "index.html", render(cfg, records, folder))
+    tools = days.Tools.of(cfg, os.environ if env is None else env)
+    return atomic.write_text(folder / "index.html", render(cfg, records, folder, tools))
 
 
-def render(cfg: Config, records: list[DayRecord], folder: Path) -> str:
+def render(cfg: Config, records: list[DayRecord], folder: Path, tools: days.Tools) -> str:
     """The whole page; `folder` is where it lives, for links to the day reports beside it."""
     return "\n".join(
         [
@@ -75,15 +77,35 @@ def render(cfg: Config, records: list[DayRecord], folder: Path) -> str:
             f"<style>{STYLE}</style></head><body>",
             header(cfg, records),
             charts(cfg, records),
-            table(cfg, records, folder),
+            days.table(cfg, records, folder, tools),
             "</body></html>",
             "",
         ]
     )
 
 
+def as_of(records: list[DayRecord]) -> str:
+    """The newest record's finish time and the data version its runs logged: what the page
+    shows, from the records alone (never the time it was built, so rebuilds are the same)."""
+    if not records:
+        return "as of: no day has run yet"
+    newest = max(records, key=lambda r: (r.finished, r.day))
+    when = newest.finished or "(finish time not recorded)"
+    line = f"as of {when}: the newest record, {newest.day} ({newest.outcome})"
+    logged = next((r for r in sorted(records, key=lambda r: (r.finished, r.day), reverse=True)
+                   if r.lineage.get("data_md5")), None)  # fmt: skip
+    if logged is None:
+        return line + "; data version: not in the day records"
+    lineage = logged.lineage
+    data = f"data version {lineage['data_md5']} (data.dvc md5, logged by {logged.day}'s run"
+    window = lineage.get("data_window_md5")
+    data += f"; its training window {window})" if window and window != "none" else ")"
+    code = [f"{k} {lineage[k]}" for k in ("git_commit", "params_hash") if lineage.get(k)]
+    return "; ".join([line, data, *code])
+
+
 def header(cfg: Config, records: list[DayRecord]) -> str:
-    """Title line and one tile per headline number."""
+    """Title line, the as-of line and one tile per headline number."""
     last = records[-1] if records else None
     count = Counter(r.outcome for r in records)
     champion = f"v{last.champion}" if last and last.champion is not None else "none"
@@ -100,9 +122,12 @@ def header(cfg: Config, records: list[DayRecord]) -> str:
         ("alerts" if health and health.stale else "age", "champion age", age),
     ]
     focus = ", ".join(f"{f.scene}/{f.task}" for f in cfg.gate.focus)
+    seen = ", ".join(scenes.known(cfg, records)[0]) or "none yet"
     return (
         f'<header id="summary"><h1>{escape(cfg.registry.model_name)}: daily retraining</h1>'
-        f'<p class="sub">model {escape(cfg.model.name)}; the gate judges {escape(focus)}</p>'
+        f'<p class="sub">model {escape(cfg.model.name)}; the gate judges {escape(focus)}; '
+        f"scenes in the records: {escape(seen)}</p>"
+        f'<p class="asof" id="as-of">{escape(as_of(records))}</p>'
         '<div class="tiles">'
         + "".join(
             el(
@@ -117,65 +142,55 @@ def header(cfg: Config, records: list[DayRecord]) -> str:
     )
 
 
-def by_day(records: list[DayRecord], get: Callable[[DayRecord], float | None]) -> dict:
-    """{day: value} for the days that have one."""
-    return {r.day.isoformat(): v for r in records if (v := get(r)) is not None}
-
-
 def charts(cfg: Config, records: list[DayRecord]) -> str:
-    """AUC and calibration per focus (small multiples), then drift share and volume."""
-    days = tuple(r.day.isoformat() for r in records)
+    """AUC and calibration of every scene and task (small multiples), reliability, label
+    rates and shifts per scene, traffic per scene, then drift share and volume."""
+    run_days = tuple(r.day.isoformat() for r in records)
     outcomes = {r.day.isoformat(): r.outcome for r in records}
 
     def frame(chart_id: str, title: str, y_label: str) -> Frame:
-        return Frame(chart_id, title, y_label, days, outcomes)
+        return Frame(chart_id, title, y_label, run_days, outcomes)
 
-    auc = [auc_chart(frame, records, f) for f in cfg.gate.focus]
-    low, high = cfg.gate.calibration_band
-    calibration = [calibration_chart(frame, records, f, (low, high)) for f in cfg.gate.focus]
-    ranking_note = "solid: candidate, dashed: champion (same rows), dotted: oracle AUC of the "
+    seen, cells = scenes.known(cfg, records)
+    if not cells:  # nothing scored yet: the gate's focus, empty
+        cells = [scenes.Cell(f.scene, f.task) for f in cfg.gate.focus]
     marks = "markers above each chart: ▲ promoted, ✕ rejected, ■ quarantined, ○ no training data"
     marks += ", purple ✕ failed" if "failed" in outcomes.values() else ""
+    limit = cfg.monitor.alert.label_shift
     return "\n".join(
         [
             section(
-                "Ranking quality: AUC against the oracle",
-                ranking_note + "true probabilities (the ceiling)",
-                auc,
+                "Ranking quality: AUC against the oracle, every scene and task",
+                "solid: candidate, dashed: champion (same rows), dotted: oracle AUC of the true "
+                "probabilities (the ceiling); (gate): a scene and task the gate judges",
+                [scenes.auc_chart(frame, records, cfg, c) for c in cells],
             ),
             section(
-                "Calibration",
+                "Calibration, every scene and task",
                 "solid: candidate Σp/Σy, dashed: champion (same rows); the shaded band is what "
-                "the gate accepts",
-                calibration,
+                "the gate accepts, drawn where it judges",
+                [scenes.calibration_chart(frame, records, cfg, c) for c in cells],
             ),
             reliability(records),
             section(
+                "Labels per scene",
+                f"the day's CTR and CVR per scene (every row), and their shift against the "
+                f"reference days; red points: the shift alerted (|shift| >= {limit} with "
+                "enough clicks or conversions on both sides to judge)",
+                scenes.label_charts(cfg, frame, records, seen),
+            ),
+            '<section><h2>Traffic per scene</h2><p class="note">rows, clicks and conversions '
+            "of each scene on the day, its CTR and CVR with their shift against the reference "
+            "(red: the shift alerted); - where the day was not monitored</p>"
+            + scenes.traffic_table(records, seen)
+            + "</section>",
+            section(
                 "Drift and data volume",
-                f"{marks}; red points: drifted days",
+                f"{marks}; red points: the day alerted, for any reason (its reasons are in the "
+                "point's tooltip and the days table)",
                 drift_charts(cfg, frame, records),
             ),
         ]
-    )
-
-
-def calibration_chart(
-    frame: Callable[..., Frame], records: list[DayRecord], f: Focus, band: tuple[float, float]
-) -> str:
-    """Candidate Σp/Σy of one focus over days, over the band the gate accepts."""
-    low, high = band
-    ratio = by_day(records, lambda r: metric(r.candidate, f, "calibration"))
-    theirs = by_day(records, lambda r: metric(r.champion_metrics, f, "calibration"))
-    return line_chart(
-        frame(
-            f"chart-calibration-{f.scene}-{f.task}", f"calibration {f.scene}/{f.task}", "Σp / Σy"
-        ),
-        [
-            Series("candidate", ratio, CANDIDATE, fmt=".3f"),
-            Series("champion", theirs, CHAMPION, "6,4", fmt=".3f"),
-        ],
-        band=band,
-        keys=[(f"gate band {low}–{high}", key("#2ca02c", box=True))],
     )
 
 
@@ -202,11 +217,13 @@ def reliability(records: list[DayRecord]) -> str:
 
 
 def drift_charts(cfg: Config, frame: Callable[..., Frame], records: list[DayRecord]) -> list[str]:
-    """Drift share against the alert threshold, and rows per day."""
+    """Drift share against the alert threshold (alerting days red, their alerts in the
+    tooltip), and rows per day."""
     threshold = cfg.monitor.alert.drift_share
     drifted = frozenset(r.day.isoformat() for r in records if r.drift and r.drift.drifted)
     shares = by_day(records, lambda r: finite(r.drift.drift_share) if r.drift else None)
-    share = Series("drift share", shares, DRIFT, alert=drifted)
+    notes = {r.day.isoformat(): "; ".join(r.drift.alerts) for r in records if r.drift}
+    share = Series("drift share", shares, DRIFT, alert=drifted, notes=notes)
     return [
         line_chart(
             frame("chart-drift", "drift share", "share of columns drifted"),
@@ -223,130 +240,8 @@ def drift_charts(cfg: Config, frame: Callable[..., Frame], records: list[DayReco
     ]
 
 
-def auc_chart(frame: Callable[..., Frame], records: list[DayRecord], f: Focus) -> str:
-    """Candidate, champion and oracle AUC of one focus over days."""
-    series = [
-        Series("candidate", by_day(records, lambda r: metric(r.candidate, f)), CANDIDATE),
-        Series(
-            "champion", by_day(records, lambda r: metric(r.champion_metrics, f)), CHAMPION, "6,4"
-        ),
-        Series(
-            "oracle",
-            by_day(records, lambda r: metric(r.candidate or r.champion_metrics, f, "oracle_auc")),
-            ORACLE,
-            "2,3",
-        ),
-    ]
-    return line_chart(
-        frame(f"chart-auc-{f.scene}-{f.task}", f"AUC {f.scene}/{f.task}", "AUC"), series
-    )
-
-
 def section(title: str, note: str, parts: list[str]) -> str:
     return (
         f'<section><h2>{escape(title)}</h2><p class="note">{escape(note)}</p>'
         f'<div class="grid">{"".join(parts)}</div></section>'
     )
-
-
-def table(cfg: Config, records: list[DayRecord], folder: Path) -> str:
-    """One row per day, newest first: what happened and why, with links to its reports."""
-    focus = [f"{f.scene}/{f.task}" for f in cfg.gate.focus]
-    head = [
-        "day",
-        "rows",
-        "validation",
-        *(f"{f} AUC<br><span class=why>cand / oracle</span>" for f in focus),
-        "gate",
-        "champion",
-        "drift",
-        "reports",
-    ]
-    rows = [day_row(cfg, r, folder) for r in reversed(records)]
-    cells = "".join(el("th", h, class_=h if h == "gate" else None) for h in head)
-    return (
-        f'<section><h2>Days</h2><div class="scroll"><table id="days"><thead><tr>'
-        f"{cells}</tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table></div></section>"
-    )
-
-
-def day_row(cfg: Config, r: DayRecord, folder: Path) -> str:
-    """A day's cells; tooltips hold the detail (every reason, exact values)."""
-    val = r.validation
-    reasons = (r.decision.reasons if r.decision else []) or ([] if val.passed else val.reasons)
-    reasons = [r.error] if r.error else reasons
-    first = reasons[0] if reasons else ""
-    first += f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
-    before = f"v{r.champion_before} → " if r.champion_before not in (None, r.champion) else ""
-    cells = [
-        el("td", escape(r.day.isoformat())),
-        el("td", f"{r.rows:,}"),
-        el("td", "pass", title="validated")
-        if val.passed
-        else el("td", "FAIL", class_="fail", title="\n".join(val.reasons)),
-        *(auc_cell(r, f) for f in cfg.gate.focus),
-        el(
-            "td",
-            f'{escape(r.outcome)} <span class="why">{escape(first)}</span>',
-            class_="gate",
-            title="\n".join(reasons) or None,
-        ),
-        champion_cell(r, before),
-        drift_cell(r),
-        el("td", links(r, folder) or "-"),
-    ]
-    return el("tr", "".join(cells), class_=r.outcome, data_day=r.day.isoformat())
-
-
-def auc_cell(r: DayRecord, f: Focus) -> str:
-    cand, champ = metric(r.candidate, f), metric(r.champion_metrics, f)
-    oracle = metric(r.candidate or r.champion_metrics, f, "oracle_auc")
-    text = lambda x, n=4: "-" if x is None else f"{x:.{n}f}"  # noqa: E731
-    title = f"candidate {text(cand)}, champion {text(champ)}, oracle {text(oracle)}"
-    return el("td", f"{text(cand, 3)} / {text(oracle, 3)}", title=title)
-
-
-def champion_cell(r: DayRecord, before: str) -> str:
-    """The champion after the day; STALE (red) past gate.max_champion_age_days, and its
-    age and calibration alerts in the tooltip."""
-    if r.champion is None:
-        return el("td", "-")
-    h = r.serving
-    alerts = h.alerts if h else []
-    age = f"served {h.age_days} days unreplaced" if h and h.age_days is not None else ""
-    if h and h.stale:
-        flag = ' <span class="drift">STALE</span>'
-    elif alerts:  # the served champion's calibration left the band on the day
-        flag = f' <span class="why">{len(alerts)} alert{"s" if len(alerts) > 1 else ""}</span>'
-    else:
-        flag = ""
-    return el("td", f"{before}v{r.champion}{flag}", title="\n".join([age, *alerts]).strip() or None)
-
-
-def drift_cell(r: DayRecord) -> str:
-    """DRIFT / no / - (not monitored), with the share, columns and alerts in the tooltip."""
-    d = r.drift
-    if d is None:
-        return el("td", "-", title="not monitored")
-    share, alerts = finite(d.drift_share), d.alerts
-    columns = ", ".join(d.drifted_columns) or "none"
-    title = "\n".join(
-        [
-            f"drift share {'-' if share is None else f'{share:.4f}'}",
-            f"drifted columns: {columns}",
-            *alerts,
-        ]
-    )
-    flag = "DRIFT" if d.drifted else "no"
-    more = f" · {len(alerts)} alert{'s' if len(alerts) > 1 else ''}" if alerts else ""
-    return el("td", flag + more, class_="drift" if d.drifted else None, title=title)
-
-
-def links(r: DayRecord, folder: Path) -> str:
-    """Relative links to the day's drift report and summary, only those on disk."""
-    found = [
-        (name, label)
-        for name, label in (("drift.html", "report"), ("drift.json", "json"))
-        if (folder / day_name(r.day) / name).is_file()
-    ]
-    return " ".join(el("a", label, href=f"{day_name(r.day)}/{name}") for name, label in found)

@@ -70,6 +70,9 @@ def test_index_and_a_drift_report_render_in_chromium(tmp_path, daily_params):
     for day in ("2026-01-05", "2026-01-06", "2026-01-07", str(shocked)):
         assert day in dom
     assert 'id="days"' in dom and "<svg" in dom and "DRIFT" in dom
+    # every scene charted, the shock's reasons as text, the as-of line (issue 15)
+    assert 'id="chart-auc-video-ctcvr"' in dom and 'id="chart-ctr-shift"' in dom
+    assert 'id="as-of"' in dom and 'class="reason"' in dom
     shoot(index, "index.png", tmp_path)
 
     report = cfg.path("dashboards") / f"day={shocked}" / "drift.html"

@@ -7,6 +7,7 @@ import json
 import logging
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -15,7 +16,9 @@ from components.data.partitions import read_partition
 from components.monitoring import evidently_report as report
 from components.monitoring.drift import (
     MIN_CLICKS,
+    Frames,
     Sides,
+    alert_limits,
     alerts,
     id_counts,
     id_stats,
@@ -125,6 +128,17 @@ def test_report_files_are_complete_and_alone(world, shocked):
     body = json.loads((folder / "drift.json").read_text())
     names = {m["config"].get("name") for m in body["metrics"]}
     assert {"label.feed.ctr", "new_id_rate.user_id", "top_k_share.ad_id"} <= names
+    # titled with its day and reference; its verdict is the day's: the share test fails
+    summary = shocked[0]
+    heading = "Drift of 2026-01-07 against 2026-01-06 (1 day)"
+    assert body["title"] == heading and body["reference"] == ["2026-01-06"]
+    assert body["alerts"] == summary.alerts and f"<title>{heading}</title>" in html
+    assert "Alert: drift share" in html
+    status = {t["name"]: t["status"] for t in body["tests"]}
+    [share] = [n for n in status if n.startswith("Share of Drifted Columns")]
+    assert status[share] == "FAIL"
+    new_ids = f"new-id rate user_id: Less {cfg.monitor.alert.new_id_rate:.3f}"
+    assert status[new_ids] == ("FAIL" if any("new-id" in a for a in summary.alerts) else "SUCCESS")
 
 
 @pytest.mark.slow  # an Evidently report
@@ -182,3 +196,70 @@ def test_a_reference_streamed_in_chunks_gives_the_same_drift(world, shocked, mon
     assert reference.rows == days[NORMAL].num_rows and reference.sample.num_rows > 0
     summary = monitor_day(cfg, Sides(SHOCKED, days[SHOCKED], reference, [NORMAL]), None, tmp_path)
     assert replace(summary, seconds=0) == replace(shocked[0], seconds=0)
+
+
+def label_rates_of(shifts: dict[str, tuple[float, int]]) -> dict[str, dict]:
+    """scene -> (CTR shift, clicks a side) as drift's label_rates, CVR unmoved."""
+    out = {}
+    for scene, (shift, clicks) in shifts.items():
+        ctr = [0.02, 0.02 * (1 + shift)]
+        counts = {"rows": [100_000] * 2, "clicks": [clicks] * 2, "conversions": [300] * 2}
+        out[scene] = {**counts, "ctr": ctr, "cvr": [0.1, 0.1], "ctr_shift": shift, "cvr_shift": 0.0}
+    return out
+
+
+def test_the_alert_limits_break_exactly_where_alerts_writes_a_line(world):
+    cfg, _ = world
+    rules = cfg.monitor.alert
+    rates = label_rates_of({"feed": (1.47, 5000), "search": (rules.label_shift, 5000),
+                            "video": (0.1, 5000), "mall": (3.0, MIN_CLICKS - 1)})  # fmt: skip
+    new_ids = {"user_id": 0.9, "ad_id": 0.01}
+    limits = alert_limits(rules, rates, new_ids)
+    assert not any("mall ctr" in name for name in limits)  # too few clicks: never judged
+    broken = sorted(name for name, (value, bound) in limits.items() if value >= bound)
+    assert broken == ["label shift feed ctr |cur/ref - 1|", "label shift search ctr |cur/ref - 1|",
+                      "new-id rate user_id"]  # fmt: skip
+    lines = alerts(rules, 0.0, [], rates, new_ids)
+    assert [line.split(" shift ")[0] for line in lines[:2]] == ["feed ctr", "search ctr"]
+    assert len(lines) == len(broken)
+
+
+@pytest.mark.slow  # an Evidently report
+def test_a_label_shift_day_fails_its_report_test_though_no_column_drifted(world, tmp_path):
+    cfg, _ = world
+    rng = np.random.default_rng(3)
+    same = pd.DataFrame({"price": rng.normal(10, 1, 400)})
+    frames = Frames(same.iloc[:200], same.iloc[200:], ["price"], [])
+    rates = label_rates_of({"feed": (1.47, 5000), "search": (0.05, 5000), "mall": (2.0, 10)})
+    rules = cfg.monitor.alert
+    found = alerts(rules, 0.0, [], rates, {})
+    snapshot = report.run_drift(
+        cfg, frames, {}, dt.date(2026, 1, 16), ["2026-01-15"], alert_limits(rules, rates, {})
+    )
+    share, columns = report.drift_results(snapshot)
+    assert share == 0.0 and not columns["price"]["drifted"]
+    report.save_report(snapshot, tmp_path, "2026-01-16", ["2026-01-15"], found)
+    body = json.loads((tmp_path / "drift.json").read_text())
+    status = {t["name"]: t["status"] for t in body["tests"]}
+    bound = f"{rules.label_shift:.3f}"
+    assert status[f"label shift feed ctr |cur/ref - 1|: Less {bound}"] == "FAIL"
+    assert status[f"label shift search ctr |cur/ref - 1|: Less {bound}"] == "SUCCESS"
+    assert not [n for n in status if "mall ctr" in n]
+    failed = sorted(n for n, v in status.items() if v == "FAIL")
+    assert failed == [f"label shift feed ctr |cur/ref - 1|: Less {bound}"]  # the day's one
+    assert body["title"] == "Drift of 2026-01-16 against 2026-01-15 (1 day)"
+    assert body["alerts"] == found and found[0].startswith("feed ctr shift +1.47")
+    html = (tmp_path / "drift.html").read_text()
+    assert "<title>Drift of 2026-01-16 against 2026-01-15 (1 day)</title>" in html
+    assert f"Alert: {found[0]}" in html.replace("&gt;", ">")
+    assert "label shift feed ctr |cur/ref - 1|" in html  # the test, in the report's own data
+
+
+def test_a_report_page_is_titled_above_its_widgets_or_left_as_it_is():
+    page = "<html><head><meta charset='utf-8'></head><body><div id='root'></div></body></html>"
+    heading = report.title("2026-01-16", ["2026-01-09", "2026-01-15"])
+    assert heading == "Drift of 2026-01-16 against 2026-01-09 to 2026-01-15 (2 days)"
+    out = report._headed(page, heading, ["Alert: feed ctr shift <b>"])
+    assert f"<head><title>{heading}</title>" in out and "&lt;b&gt;" in out
+    assert out.index("<body>") < out.index("<header") < out.index("<div id='root'>")
+    assert report._headed("<div></div>", heading, []) == "<div></div>"  # never fails a day

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 from dataclasses import replace
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,10 +17,10 @@ from components import runs
 from components.evaluation.metrics import Metrics
 from components.evaluation.paired import Calibrated, FocusCalibration
 from components.evaluation.promotion import Decision, GateCheck, ServingHealth
-from components.monitoring.drift import DriftSummary
+from components.monitoring.drift import DriftSummary, alerts
 from components.monitoring.index import build_index
 from components.records import DayRecord
-from components.validation.quarantine import ValidationReport
+from components.validation.quarantine import ValidationReport, result_path
 from components.validation.suite import ExpectationResult as Expectation
 from tests.helpers import write_params
 
@@ -282,7 +284,13 @@ def test_rebuilding_is_idempotent_and_json_round_trips_draw_the_same(built):
     assert build_index(cfg, records).read_bytes() == before
     for r in records:  # NaN is written as null: the page must not change
         runs.save_record(cfg, r)
-    assert build_index(cfg, runs.records(cfg)).read_bytes() == before
+    loaded = runs.records(cfg)  # saving stamps the finish time, which the page shows
+    stamped = [replace(r, finished=s.finished) for r, s in zip(records, loaded, strict=True)]
+    again = build_index(cfg, stamped).read_bytes()
+    assert build_index(cfg, loaded).read_bytes() == again and again != before
+    assert again.replace(loaded[-1].finished.encode(), b"") == before.replace(
+        b"(finish time not recorded)", b""
+    )
     values = [a["data-value"] for _, a, _ in Page(before.decode()).elements if "data-value" in a]
     assert values and all(math.isfinite(float(v)) for v in values)
 
@@ -296,3 +304,160 @@ def test_no_records_and_all_null_records_still_build(tmp_path):
     assert page.points("chart-auc-feed-ctr", "candidate") == {}
     assert page.points("chart-calibration-feed-ctr", "candidate") == {}
     assert page.points("chart-drift", "drift share") == {}
+
+
+def scene_rates(ref: float, cur: float, clicks: int = 2000, rows: int = 100_000) -> dict:
+    """One scene's label_rates as drift writes them: CTR ref -> cur, CVR unmoved."""
+    cvr = 0.15
+    return {"rows": [rows, rows], "clicks": [clicks, round(clicks * cur / ref)],
+            "conversions": [300, 300], "ctr": [ref, cur], "cvr": [cvr, cvr],
+            "ctr_shift": cur / ref - 1, "cvr_shift": 0.0}  # fmt: skip
+
+
+RUN_ID, FLOW_RUN = "0f3c2a9be1d04c5e8a7b6c5d4e3f2a1b", "5b1a7c2e-9d3f-4e8a-b6c4-2f1e0d9c8b7a"
+LINEAGE = {"data_md5": "d41d8cd98f00b204e9800998ecf8427e.dir", "data_window_md5": "w1nd0w",
+           "git_commit": "c0ffee1", "params_hash": "9a8b7c6d"}  # fmt: skip
+
+
+def label_shift_day(cfg) -> DayRecord:
+    """2026-01-12: few columns drifted (share under the line) but feed CTR rose 147%: the
+    alert is a label shift. Mall and games (a scene params does not name) are outside the
+    gate's focus; mall has too few clicks to judge."""
+    rates = {"feed": scene_rates(0.01, 0.0247), "mall": scene_rates(0.02, 0.05, clicks=50),
+             "games": scene_rates(0.04, 0.041), "search": scene_rates(0.03, 0.031)}  # fmt: skip
+    lines = alerts(cfg.monitor.alert, 0.12, ["price"], rates, {})
+    assert len(lines) == 1 and lines[0].startswith("feed ctr shift +1.47")  # the rule's own line
+    summary = replace(drift(0.12, *lines, columns=("price",)), label_rates=rates)
+    return record("2026-01-12", "promoted", 23000, candidate=metrics(0.72), decision=decision(),
+                  champion_metrics=metrics(0.71), version=4, champion_before=3, champion=4,
+                  drift=summary, run_id=RUN_ID, flow_run=FLOW_RUN, lineage=LINEAGE,
+                  finished="2026-01-13T03:00:00+00:00")  # fmt: skip
+
+
+def text_of(markup: str) -> str:
+    """What a reader sees without hovering: tags and title attributes removed."""
+    return unescape(re.sub(r"<[^>]+>", " ", re.sub(r'\stitle="[^"]*"', "", markup)))
+
+
+@pytest.fixture
+def shifted(tmp_path: Path):
+    cfg = write_params(tmp_path / "ws")
+    records = [*day_records(), label_shift_day(cfg)]
+    path = build_index(cfg, records, env={})
+    return cfg, records, path.read_text()
+
+
+def test_every_scene_and_task_is_charted_not_only_the_gate_focus(shifted):
+    cfg, records, text = shifted
+    page = Page(text)
+    focus = {(f.scene, f.task) for f in cfg.gate.focus}
+    assert ("video", "ctcvr") not in focus and "mall" not in {s for s, _ in focus}
+    for scene in ("feed", "search", "video"):
+        for task in ("ctr", "cvr", "ctcvr"):
+            chart = f"chart-auc-{scene}-{task}"
+            assert page.points(chart, "candidate") == expected(
+                records, "candidate", scene, task, "auc"
+            )
+            calibration = f"chart-calibration-{scene}-{task}"
+            assert page.points(calibration, "champion") == {
+                d: f"{float(v):.3f}"
+                for d, v in expected(
+                    records, "champion_metrics", scene, task, "calibration"
+                ).items()
+            }
+            bands = [
+                a for _, a, c in page.elements if c == calibration and a.get("class") == "band"
+            ]
+            assert bool(bands) == ((scene, task) in focus), calibration  # the gate's band
+    # label rates name every scene the drift step saw, params' order first, then by name
+    assert page.points("chart-ctr-rate", "mall") == {"2026-01-12": "0.0500"}
+    assert page.points("chart-ctr-rate", "games") == {"2026-01-12": "0.0410"}
+    header = re.search(r'<p class="sub">(.*?)</p>', text).group(1)
+    assert "scenes in the records: feed, search, video, mall, games" in header
+    traffic = re.search(r'<table id="scenes">(.*?)</table>', text, re.S).group(1)
+    heads = re.findall(r'<th colspan="5" class="scene">(.*?)</th>', traffic)
+    assert heads == ["feed", "search", "video", "mall", "games"]
+    row = re.search(r'<tr data-traffic="2026-01-12">(.*?)</tr>', traffic).group(1)
+    assert "100,000" in row and "4,940" in row and "+147%" in text_of(row)
+    first = re.search(r'<tr data-traffic="2026-01-06">(.*?)</tr>', traffic).group(1)
+    assert text_of(first).split() == ["2026-01-06", *["-"] * 25]  # not monitored: no rates
+
+
+def test_a_label_shift_alert_is_visible_without_hovering(shifted):
+    cfg, _, text = shifted
+    page = Page(text)
+    [line] = label_shift_day(cfg).drift.alerts
+    # the drift share sits under its line, yet the day alerted: its point is red...
+    assert page.points("chart-drift", "drift share")["2026-01-12"] == "0.1200"
+    assert 0.12 < cfg.monitor.alert.drift_share
+    red = {(a["data-series"], a["data-day"]) for _, a, c in page.elements
+           if c and "alert" in a.get("class", "").split()}  # fmt: skip
+    assert ("drift share", "2026-01-12") in red
+    # ...and the reason is drawn: feed's CTR shift beyond ±label_shift, red; mall's is not
+    assert page.points("chart-ctr-shift", "feed")["2026-01-12"] == "+1.470"
+    assert ("feed", "2026-01-12") in red and ("mall", "2026-01-12") not in red
+    limits = sorted(float(a["y1"]) for _, a, c in page.elements
+                    if c == "chart-ctr-shift" and a.get("class") == "threshold")  # fmt: skip
+    assert len(limits) == 2  # +label_shift and -label_shift
+    # and written as plain text in the days table, not only in a tooltip
+    row = day_row(text, "2026-01-12")
+    assert line in text_of(row) and "DRIFT" in text_of(row)
+    earlier = text_of(day_row(text, "2026-01-09"))
+    assert "drift share 0.45 >= 0.3" in earlier and "feed ctr moved -40%" in earlier
+    assert "share 0.10" in text_of(day_row(text, "2026-01-07"))  # a quiet day: no, and its share
+
+
+def test_ids_are_text_with_how_to_open_them_on_the_embedded_stores(shifted):
+    cfg, _, text = shifted
+    row = day_row(text, "2026-01-12")
+    assert f"MLflow run <code>{RUN_ID}</code>" in row and "version <code>v4</code>" in row
+    assert f"Prefect flow run <code>{FLOW_RUN}</code>" in row
+    assert not [a for a in Page(text).tags("a") if "://" in a.get("href", "")]
+    assert "mlflow ui --backend-store-uri sqlite:///registry/mlflow.db" in text
+    assert "PREFECT_HOME=.prefect prefect server start" in text
+    assert "Prefect flow run" not in day_row(text, "2026-01-09")  # unknown: nothing claimed
+
+
+def test_ids_link_to_the_mlflow_and_prefect_uis_when_they_are_servers(tmp_path):
+    mlflow = "http://mlflow.example:5000"
+    cfg = write_params(tmp_path / "ws", {"registry": {"tracking_uri": mlflow}})
+    day = label_shift_day(cfg)
+    result = result_path(cfg, day.day)  # the day's validation result, beside the data
+    result.parent.mkdir(parents=True)
+    result.write_text("{}")
+    temporary = {"PREFECT_API_URL": "http://127.0.0.1:4321/api"}  # mtms run's own: no UI
+    page = Page(build_index(cfg, [day], env=temporary).read_text())
+    hrefs = [a["href"] for a in page.tags("a")]
+    assert f"{mlflow}/#/runs/{RUN_ID}" in hrefs and f"{mlflow}/#/models/mtms/versions/4" in hrefs
+    assert not [h for h in hrefs if "flow-run" in h]
+    [validation] = [h for h in hrefs if "validation" in h]
+    assert not validation.startswith("/") and "://" not in validation  # relative to the page
+    assert (cfg.path("dashboards") / validation).resolve() == result
+    env = {"PREFECT_UI_URL": "https://prefect.example/"}
+    text = build_index(cfg, [day], env=env).read_text()
+    assert f'href="https://prefect.example/runs/flow-run/{FLOW_RUN}"' in text
+    assert "mlflow ui --backend-store-uri" not in text and "prefect server start" not in text
+
+
+def test_the_as_of_line_names_the_newest_record_and_its_data_version(shifted, tmp_path):
+    cfg, records, text = shifted
+    line = unescape(re.search(r'<p class="asof" id="as-of">(.*?)</p>', text).group(1))
+    assert line.startswith("as of 2026-01-13T03:00:00+00:00: the newest record, 2026-01-12")
+    assert f"data version {LINEAGE['data_md5']}" in line and "w1nd0w" in line
+    assert "git_commit c0ffee1" in line and "params_hash 9a8b7c6d" in line
+    older = build_index(cfg, records[:-1], env={}).read_text()
+    assert "data version: not in the day records" in older
+    assert build_index(cfg, records, env={}).read_text() == text  # no build time on it
+
+
+def test_records_written_before_the_flow_run_and_lineage_fields_still_load(tmp_path):
+    cfg = write_params(tmp_path / "ws")
+    path = runs.save_record(cfg, label_shift_day(cfg))
+    body = json.loads(path.read_text())
+    assert body["flow_run"] == FLOW_RUN and body["lineage"] == LINEAGE
+    del body["flow_run"], body["lineage"]
+    path.write_text(json.dumps(body))
+    [old] = runs.records(cfg)
+    assert old.flow_run is None and old.lineage == {}
+    assert "Prefect flow run" not in day_row(build_index(cfg, [old], env={}).read_text(),
+                                             "2026-01-12")  # fmt: skip
