@@ -22,6 +22,7 @@ from dataclasses import replace
 
 import pyarrow as pa
 from prefect import flow
+from prefect.states import State
 
 from components import runs
 from components.config import Config, ConfigError, load
@@ -44,12 +45,13 @@ NOT_THE_DATA = (RegistryError, BundleError, ConfigError)
 @flow(name="mtms-daily", flow_run_name=steps.run_name)
 def daily(
     day: str | None = None, params: str = "params.yaml", force: bool = False
-) -> DayRecord | None:
+) -> State[DayRecord] | DayRecord | None:
     """Run one day (default: the oldest partition after the last finished day); None when
-    every partition has a finished run."""
+    every partition has a finished run. A caller gets the day's record; the flow run ends in
+    a Completed state named after the outcome (Promoted, Rejected, Quarantined, …)."""
     with logs.to_run():  # mtms's log lines in the run's logs
         record, ran = _daily(day, params, force)
-    return record
+    return steps.final_state(record) if ran else record  # a rerun of a finished day: Completed
 
 
 def _daily(day: str | None, params: str, force: bool) -> tuple[DayRecord | None, bool]:

@@ -395,3 +395,21 @@ def label_run(day: dt.date, record: DayRecord | None = None) -> None:
     if record is not None:
         create_markdown_artifact(markdown(record), key=f"mtms-day-{day.isoformat()}",
                                  description=f"{day}: {record.outcome}")  # fmt: skip
+
+
+# the flow run's final state: a Completed state named after the day's outcome, so the run
+# list says Rejected or Quarantined at a glance (beside the outcome tags)
+STATE_NAMES: dict[str, str] = {
+    "promoted": "Promoted",
+    "rejected": "Rejected",
+    "quarantined": "Quarantined",
+    "failed": "DayFailed",  # the day's rows broke a step; the run itself completed
+    "no-training-data": "NoTrainingData",
+}
+
+
+def final_state(record: DayRecord):
+    """Completed, named after the outcome, holding the record (what a caller gets back)."""
+    from prefect.states import Completed
+
+    return Completed(data=record, name=STATE_NAMES[record.outcome])

@@ -76,3 +76,33 @@ def test_a_components_log_line_reaches_the_run(daily_params):
     assert any(name == "components.data.versioning" for name, _ in lines), lines
     failed = [m for _, m in lines if m.startswith("validation FAILED")]
     assert len(failed) == 1 and failed[0].endswith("; quarantined")
+
+
+def test_the_flow_runs_final_state_is_named_after_the_outcome(daily_params):
+    """Completed states named NoTrainingData, Quarantined, … (Promoted and Rejected:
+    test_daily's chain); a rerun of a finished day is a plain Completed."""
+    import typing
+
+    from prefect.client.orchestration import get_client
+
+    from components.config import load
+    from components.data.corruption import corrupt_table
+    from components.records import Outcome
+    from flows.steps import STATE_NAMES
+    from tests.helpers import rewrite_day
+
+    assert set(STATE_NAMES) == set(typing.get_args(Outcome))  # every outcome has a name
+    params = daily_params()
+    rewrite_day(load(params), day(1), lambda t: corrupt_table(t, "nulls", 0))
+    names = []
+    for i in (0, 1, 0):  # day 0: nothing to train on; day 1 quarantined; day 0 again
+        state, record = run(params, i)
+        with get_client(sync_client=True) as client:  # what the server holds, not our copy
+            stored = client.read_flow_run(state.state_details.flow_run_id)
+        assert stored.state.is_completed() and stored.state.name == state.name
+        names.append((record.outcome, stored.state.name))
+    assert names == [
+        ("no-training-data", "NoTrainingData"),
+        ("quarantined", "Quarantined"),
+        ("no-training-data", "Completed"),  # its record back, nothing run: no outcome claimed
+    ]
