@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -86,6 +89,46 @@ def where(cfg: Config) -> list[str]:
     ]
 
 
+class StepLines(logging.Handler):
+    """Prints each step of the day as it starts (records flows.steps.starting marks), one
+    line each; the flow's other INFO lines stay in the Prefect run's logs."""
+
+    def __init__(self, console: Console, marker: str) -> None:
+        super().__init__(logging.INFO)
+        self.console, self.marker, self.day = console, marker, ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, self.marker, False) and record.levelno < logging.WARNING:
+            line = f"{self.day}  {record.getMessage()}"
+            self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def step_lines(console: Console) -> Iterator[StepLines]:
+    """StepLines on the flows logger (raised to INFO if nobody set its level) while within."""
+    from flows.logs import PROGRESS
+
+    handler, logger = StepLines(console, PROGRESS), logging.getLogger("flows")
+    level = logger.level
+    logger.addHandler(handler)
+    if level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def day_line(record: DayRecord, seconds: float) -> str:
+    """The row printed as a day ends: outcome (and why), champion, drift, wall time."""
+    champion = "-" if record.champion is None else f"v{record.champion}"
+    return (
+        f"{record.day}  {_gate(record)}; champion {champion}; drift {_drift(record)}; "
+        f"{seconds:.0f} s"
+    )
+
+
 def run_days(console: Console, cfg: Config, params: Path, days: list[dt.date], force: bool) -> int:
     api = prefect_api.start(cfg)  # before Prefect loads: it reads PREFECT_API_URL at import
     from flows.daily import daily  # imports Prefect: after the CLI applied the workspace settings
@@ -102,11 +145,17 @@ def run_days(console: Console, cfg: Config, params: Path, days: list[dt.date], f
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as progress:
+    with (
+        Progress(*columns, console=console, transient=True) as progress,
+        step_lines(console) as steps,
+    ):
         bar = progress.add_task("daily runs", total=len(days))
         for day in days:
             progress.update(bar, description=f"daily run {day}")
+            steps.day, began = day.isoformat(), time.perf_counter()
             done.append(daily(day=day.isoformat(), params=str(params), force=force))
+            line = day_line(done[-1], time.perf_counter() - began)
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
             progress.advance(bar)
     console.print(day_table(cfg, done, "daily runs: AUC of candidate/champion (oracle) on the day"))
     console.print(f"{len(done)} days in {time.perf_counter() - start:.0f} s")

@@ -467,7 +467,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # the console shows warnings and errors; INFO lines (a flow's steps) go to the Prefect
+    # run's logs, and `run` / `backfill` print the step lines themselves (cli/backfill.py)
+    stderr = logging.StreamHandler()
+    stderr.setLevel(logging.WARNING)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", handlers=[stderr]
+    )
     try:
         if args.command == "init":  # it writes the params file the others read
             return cmd_init(args)

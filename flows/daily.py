@@ -22,6 +22,7 @@ from dataclasses import replace
 
 import pyarrow as pa
 from prefect import flow
+from prefect.states import State
 
 from components import runs
 from components.config import Config, ConfigError, load
@@ -32,7 +33,7 @@ from components.models.bundle import BundleError
 from components.records import DayRecord
 from components.registry import RegistryError
 from components.registry.mlflow_registry import Registry
-from flows import steps
+from flows import logs, steps
 from flows.steps import Candidate
 
 log = logging.getLogger(__name__)
@@ -44,19 +45,28 @@ NOT_THE_DATA = (RegistryError, BundleError, ConfigError)
 @flow(name="mtms-daily", flow_run_name=steps.run_name)
 def daily(
     day: str | None = None, params: str = "params.yaml", force: bool = False
-) -> DayRecord | None:
+) -> State[DayRecord] | DayRecord | None:
     """Run one day (default: the oldest partition after the last finished day); None when
-    every partition has a finished run."""
+    every partition has a finished run. A caller gets the day's record; the flow run ends in
+    a Completed state named after the outcome (Promoted, Rejected, Quarantined, …)."""
+    with logs.to_run():  # mtms's log lines in the run's logs
+        record, ran = _daily(day, params, force)
+    return steps.final_state(record) if ran else record  # a rerun of a finished day: Completed
+
+
+def _daily(day: str | None, params: str, force: bool) -> tuple[DayRecord | None, bool]:
+    """The day's record, and whether this run made it (not a finished day's, returned)."""
     cfg = load(params)
     when = parse_day(day) if day else runs.next_day(cfg)
     if when is None:
-        return None
+        return None, False
     steps.label_run(when)  # day=next until now
     with runs.lock(cfg, f"day {when}"):
         steps.tidy(cfg)  # what an interrupted run left: temporary files, unpublished pages
         done = runs.load_record(cfg, when)
         if done and not force:  # idempotent: a finished day is never promoted twice
-            return done
+            log.info("day %s finished already (%s): its record, not run again", when, done.outcome)
+            return done, False
         if done and done.outcome != "quarantined":  # refused before the record moves aside
             steps.Serving(steps.registry(cfg).champion()).check_unseen(when)
         runs.supersede(cfg, when)  # a forced rerun that crashes is resumed by a plain one
@@ -65,12 +75,15 @@ def daily(
             record = run_day(cfg, when, force)
         record = replace(record, timings={**seconds, "flow": round(time.perf_counter() - start, 3)})
         steps.save(cfg, record)
+        steps.starting("publish the dashboards")
         steps.publish(cfg, record)  # dashboards: the Evidently project and index.html
+    log.info("day %s: %s", when, record.outcome)
     steps.label_run(when, record)  # outcome and drift tags, the day as a markdown artifact
-    return record
+    return record, True
 
 
 def run_day(cfg: Config, day: dt.date, force: bool) -> DayRecord:
+    steps.starting("validate")
     report = steps.validate(cfg, day)
     if not report.passed:  # stop before training: the registry is untouched
         steps.track_data(cfg)
@@ -113,8 +126,10 @@ def assess(
     champion_metrics = None if serving.version is None else []
     champion = None
     if serving.bundle is not None:
+        steps.starting(f"evaluate the champion (v{serving.number})")
         champion = steps.evaluate(serving.bundle, table)
         champion_metrics = champion.metrics
+    steps.starting("monitor drift")
     drift = steps.monitor(cfg, record.day, table, serving.bundle)  # marks the day; never blocks
     record = replace(record, champion_metrics=champion_metrics, drift=drift)
     candidate = steps.candidate(cfg, registry, record.day, serving, force)
@@ -134,7 +149,9 @@ def judge(
     """Gate the candidate on the day's rows (paired with the champion's scores of them, when
     it scored them), log the MLflow run, register, promote on a pass."""
     serving, scores = champion
+    steps.starting("evaluate the candidate")
     scored = steps.evaluate(candidate.bundle, table)
+    steps.starting("gate")
     decision = steps.gate(cfg, scored, record.champion_metrics, scores)
     judged = replace(
         record,
@@ -147,6 +164,7 @@ def judge(
     judged = replace(judged, serving=steps.health(cfg, judged, serving))
     trained = candidate.trained
     tags = lineage(cfg, record.day, trained.through.isoformat(), trained.parent, trained.window)
+    steps.starting("register")
     run_id = steps.log_run(cfg, registry, judged, tags)
     gated = {**tags, **decision.version_tags()}  # the version says its gate's outcome
     version = candidate.version or steps.register(registry, run_id, trained, gated)
@@ -154,6 +172,7 @@ def judge(
     if version.number == before:  # promoted by a run that crashed before its record
         before = int(version.tags["replaced"]) if version.tags.get("replaced") else None
     if decision.passed:
+        steps.starting(f"promote v{version.number}")
         steps.promote(registry, version)
     done = replace(
         judged,

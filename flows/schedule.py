@@ -32,10 +32,20 @@ def deployment(cfg: Config, params: Path):
         name=cfg.schedule.deployment,
         schedules=[Cron(cfg.schedule.cron, timezone=cfg.schedule.timezone)],
         concurrency_limit=1,
-        parameters={"params": str(params.resolve())},
+        parameters={"params": portable(params)},
         entrypoint_type=EntrypointType.MODULE_PATH,  # flows.daily.daily: importable anywhere
         description="mtms daily retraining: validate, train, gate, promote",
     )
+
+
+def portable(params: Path) -> str:
+    """The params path a deployment stores: relative to the working directory (where the
+    runner starts its flow runs), so the deployment names no machine's home; a path outside
+    it stays as given."""
+    try:
+        return params.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(params)
 
 
 def schedule(console: Console, cfg: Config, params: Path) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -44,6 +44,7 @@ from components.validation.quarantine import (
     validate_day,
     validate_pending,
 )
+from flows.logs import PROGRESS
 
 log = logging.getLogger(__name__)
 STEP_ATTR = "mtms_step"
@@ -92,11 +93,23 @@ STEP = {"cache_policy": NO_CACHE}  # the day's record, not Prefect's cache, make
 IO = {**STEP, "retries": 2, "retry_delay_seconds": 2, "retry_condition_fn": transient}
 
 
+def starting(what: str) -> None:
+    """One line as a step of the day starts: in the flow run's logs, and printed by
+    `mtms run` / `backfill` (flows.logs.PROGRESS marks it)."""
+    log.info("%s", what, extra={PROGRESS: True})
+
+
 @task(**STEP)
 def validate(cfg: Config, day: dt.date) -> ValidationReport:
     """The day's validation; a day quarantined earlier keeps its report (reruns, --force)."""
     with timed("validation"):
-        return quarantined(cfg, day) or validate_day(cfg, day)
+        report = quarantined(cfg, day) or validate_day(cfg, day)
+    checks = f"{len(report.checks)} expectations, {report.rows} rows"
+    if report.passed:
+        log.info("validation passed: %s", checks)
+    else:
+        log.info("validation FAILED (%s): %s; quarantined", checks, "; ".join(report.reasons))
+    return report
 
 
 @task(**IO)
@@ -195,14 +208,33 @@ def candidate(
         if not validate_pending(cfg, window(cfg, through)):
             return None
     with timed("train"):
+        starting(f"train through {through}: read and encode the window")
         champion = lambda: serving.path  # noqa: E731
         parent, source = choose_parent(cfg, cfg.model.name, through, champion, serving.bundle)
         try:
-            bundle, t = train_day(cfg, cfg.model.name, through, parent)
+            bundle, t = train_day(cfg, cfg.model.name, through, parent, _stage_lines())
         except NoTrainingRows as err:  # validated days, none of the model's scenes
             log.warning("no candidate for %s: %s", day, err)
             return None
+    seconds = sum(s.seconds for s in t.stages)
+    log.info("trained on %d rows of %s..%s (%s) in %.1f s, encoding %.1f s more",
+             t.rows, t.window[0], t.window[-1], source, seconds, t.encode_seconds)  # fmt: skip
     return Candidate(bundle, Trained.of(bundle, t.path, source, t), None)
+
+
+def _stage_lines() -> Callable[[str, int, int], None]:
+    """train_day's progress callback: one line as each training stage starts."""
+    seen: set[str] = set()
+
+    def on_step(stage: str, rows: int, total: int) -> None:
+        if stage not in seen:
+            seen.add(stage)
+            starting(f"train: {STAGE_NAMES.get(stage, stage)} ({total} rows)")
+
+    return on_step
+
+
+STAGE_NAMES = {"embedding": "embedding update", "finetune": "fine-tune"}
 
 
 @task(**STEP)
@@ -221,7 +253,12 @@ def gate(
         paired = None
         if champion is not None:
             paired = focus_tests(cfg.gate.focus, candidate, champion, cfg.gate.confidence)
-        return decide(cfg.gate, candidate.metrics, champion_metrics, paired)
+        decision = decide(cfg.gate, candidate.metrics, champion_metrics, paired)
+    if decision.passed:
+        log.info("gate: pass (%d checks)", len(decision.checks))
+    else:
+        log.info("gate: reject: %s", "; ".join(decision.reasons))
+    return decision
 
 
 @task(**STEP)
@@ -322,6 +359,7 @@ def register(reg: Registry, run_id: str, trained: Trained, tags: dict[str, str])
 def promote(reg: Registry, version: Version) -> None:
     with timed("promote"):
         reg.promote(version.number)
+    log.info("champion is now v%d", version.number)
 
 
 def failed_step(err: BaseException) -> str:
@@ -358,3 +396,21 @@ def label_run(day: dt.date, record: DayRecord | None = None) -> None:
     if record is not None:
         create_markdown_artifact(markdown(record), key=f"mtms-day-{day.isoformat()}",
                                  description=f"{day}: {record.outcome}")  # fmt: skip
+
+
+# the flow run's final state: a Completed state named after the day's outcome, so the run
+# list says Rejected or Quarantined at a glance (beside the outcome tags)
+STATE_NAMES: dict[str, str] = {
+    "promoted": "Promoted",
+    "rejected": "Rejected",
+    "quarantined": "Quarantined",
+    "failed": "DayFailed",  # the day's rows broke a step; the run itself completed
+    "no-training-data": "NoTrainingData",
+}
+
+
+def final_state(record: DayRecord):
+    """Completed, named after the outcome, holding the record (what a caller gets back)."""
+    from prefect.states import Completed
+
+    return Completed(data=record, name=STATE_NAMES[record.outcome])

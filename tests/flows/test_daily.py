@@ -139,6 +139,9 @@ def test_promote_reject_quarantine_and_rollback(tmp_path, sim_days, capsys):
         and "outcome:quarantined" in prefect_run(f"day={day(3)}").tags
     )
     assert note.flow_run_id == flow_run.id and "## Gate: reject" in note.data
+    # and its final state says so at a glance: Completed, named Rejected (Promoted: day 1)
+    assert flow_run.state.is_completed() and flow_run.state.name == "Rejected"
+    assert prefect_run(f"day={day(1)}").state.name == "Promoted"
     assert "**fail**" in note.data and bad.decision.reasons[0].split(": ", 1)[1] in note.data
 
     # rollback: champion back to day 1's model, which loads and scores
