@@ -13,7 +13,7 @@ from components.codec import encode
 from components.config import Config
 from components.evaluation.compare import compare as run_compare
 from components.evaluation.compare_page import diff_chart, render
-from components.evaluation.compare_stats import summarize
+from components.evaluation.compare_stats import headline, summarize
 
 
 def compare(
@@ -26,6 +26,8 @@ def compare(
     atomic.write_text(raw, json.dumps(encode(result), indent=1) + "\n")
     summary = encode(summarize(cfg, result))
     atomic.write_text(out, json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    short = out.with_name(out.stem + "_summary.json")  # what `dvc metrics show` prints
+    atomic.write_text(short, json.dumps(headline(summary), indent=2, sort_keys=True) + "\n")
     if doc is not None:
         command = "mtms " + " ".join(sys.argv[1:]) if sys.argv[1:] else "mtms compare"
         chart = doc.with_name(f"{doc.stem}_diffs.svg")  # docs/zoo.md -> docs/zoo_diffs.svg
@@ -35,6 +37,6 @@ def compare(
         console.print(
             f"{t['model']}: {t['target']}: {t['value']:+.4f} ({'met' if t['met'] else 'NOT met'})"
         )
-    wrote = f"{out}, {doc}" if doc else str(out)
+    wrote = ", ".join(str(p) for p in (out, short, doc) if p is not None)
     console.print(f"compared in {summary['wall_s'] / 60:.1f} min: {wrote}")
     return 0

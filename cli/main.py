@@ -166,12 +166,13 @@ def cmd_import(cfg: Config, args: argparse.Namespace) -> int:
 
 def cmd_profile(cfg: Config, args: argparse.Namespace) -> int:
     from components import atomic
-    from components.data.profile import profile
+    from components.data.profile import summary
     from components.validation.quarantine import dataset_contract
 
-    summary = profile(cfg.path("raw"), dataset_contract(cfg))
-    atomic.write_text(args.out, json.dumps(summary, indent=2, sort_keys=True))
-    console.print(f"profiled {len(summary)} days into {args.out}")
+    metrics, days = summary(cfg.path("raw"), dataset_contract(cfg))
+    atomic.write_text(args.out, json.dumps(metrics, indent=2, sort_keys=True))
+    atomic.write_text(args.plots, days)
+    console.print(f"profiled {metrics['days']} days into {args.out} and {args.plots}")
     return 0
 
 
@@ -377,10 +378,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=cmd_import)
 
-    p = sub.add_parser("profile", help="rows and label rates per day and scene, as JSON")
+    p = sub.add_parser("profile", help="rows and label rates of the raw days, per scene")
     p.add_argument(
-        "--out", type=Path, default=Path("metrics/data.json"), help="default: %(default)s"
-    )
+        "--out", type=Path, default=Path("metrics/data.json"),
+        help="all days pooled, overall and per scene (dvc metrics; default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--plots", type=Path, default=Path("metrics/data_days.csv"),
+        help="one row per day, overall and per scene (dvc plots; default: %(default)s)",
+    )  # fmt: skip
     p.set_defaults(run=cmd_profile)
 
     p = sub.add_parser("train", help="train the warm-start chain over days; one bundle per day")

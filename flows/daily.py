@@ -22,6 +22,7 @@ from dataclasses import replace
 
 import pyarrow as pa
 from prefect import flow
+from prefect.runtime import flow_run
 from prefect.states import State
 
 from components import runs
@@ -73,7 +74,10 @@ def _daily(day: str | None, params: str, force: bool) -> tuple[DayRecord | None,
         start = time.perf_counter()
         with steps.stopwatch() as seconds:
             record = run_day(cfg, when, force)
-        record = replace(record, timings={**seconds, "flow": round(time.perf_counter() - start, 3)})
+        flow = round(time.perf_counter() - start, 3)  # the record links its Prefect run
+        record = replace(
+            record, timings={**seconds, "flow": flow}, flow_run=str(flow_run.id or "") or None
+        )
         steps.save(cfg, record)
         steps.starting("publish the dashboards")
         steps.publish(cfg, record)  # dashboards: the Evidently project and index.html
@@ -180,5 +184,6 @@ def judge(
         version=version.number,
         champion_before=before,
         champion=version.number if decision.passed else record.champion,
+        lineage=tags,  # the data version the dashboards show
     )
     return replace(done, serving=steps.health(cfg, done, serving))  # now with the version

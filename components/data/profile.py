@@ -1,20 +1,31 @@
-"""A read-only summary of the raw partitions: rows and label rates per day and scene."""
+"""A read-only summary of the raw partitions: rows and label rates per day and scene.
+
+`profile` is the per-day table; `summary` pools it into the few numbers `dvc metrics show`
+prints (metrics/data.json) and `series` writes one CSV row per day for `dvc plots`
+(metrics/data_days.csv), so neither tool meets one column per day and scene.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+from functools import reduce
+from operator import add
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from components.data.contract import Contract
-from components.data.labels import counts
+from components.data.labels import LabelCounts, counts, scene_counts
 from components.data.partitions import list_days, read_partition
 
 
 def label_rates(table: pa.Table, contract: Contract) -> dict:
     """{rows, ctr (clicks / rows), cvr (conversions / clicks)}; rates are 0 where undefined."""
-    c = counts(table, contract)
+    return _rates(counts(table, contract))
+
+
+def _rates(c: LabelCounts) -> dict:
     return {
         "rows": c.rows,
         "ctr": round(c.ctr, 6) if c.rows else 0.0,
@@ -22,15 +33,54 @@ def label_rates(table: pa.Table, contract: Contract) -> dict:
     }
 
 
+def _counted(raw: Path, contract: Contract) -> dict[str, dict[str, LabelCounts]]:
+    """{day: {scene: counts}} for every raw day, days and scenes sorted."""
+    columns = [contract.scene, contract.click, contract.conversion]
+    return {
+        day.isoformat(): scene_counts(read_partition(raw, day, columns=columns), contract)
+        for day in list_days(raw)
+    }
+
+
 def profile(raw: Path, contract: Contract) -> dict:
     """{day: {rows, ctr, cvr, scenes: {scene: {rows, ctr, cvr}}}} for every raw day."""
     out = {}
-    columns = [contract.scene, contract.click, contract.conversion]
-    for day in list_days(raw):
-        table = read_partition(raw, day, columns=columns)
-        scenes = {
-            name: label_rates(table.filter(pc.equal(table[contract.scene], name)), contract)
-            for name in sorted(pc.unique(table[contract.scene]).to_pylist())
-        }
-        out[day.isoformat()] = {**label_rates(table, contract), "scenes": scenes}
+    for day, scenes in _counted(raw, contract).items():
+        total = reduce(add, scenes.values(), LabelCounts(0, 0, 0))
+        out[day] = {**_rates(total), "scenes": {s: _rates(c) for s, c in scenes.items()}}
     return out
+
+
+def summary(raw: Path, contract: Contract) -> tuple[dict, str]:
+    """metrics/data.json (days, first and last day, rows, pooled CTR and CVR, overall and per
+    scene over all days) and metrics/data_days.csv (one row per day: rows, CTR and CVR, then
+    the same per scene; empty where a scene had no rows that day)."""
+    days = _counted(raw, contract)
+    pooled: dict[str, LabelCounts] = {}
+    for scenes in days.values():
+        for scene, c in scenes.items():
+            pooled[scene] = pooled.get(scene, LabelCounts(0, 0, 0)) + c
+    total = reduce(add, pooled.values(), LabelCounts(0, 0, 0))
+    metrics = {
+        "days": len(days),
+        "first_day": min(days, default=None),
+        "last_day": max(days, default=None),
+        **_rates(total),
+        "scenes": {s: _rates(c) for s, c in sorted(pooled.items())},
+    }
+    return metrics, _series(days, sorted(pooled))
+
+
+def _series(days: dict[str, dict[str, LabelCounts]], scenes: list[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    keys = ("rows", "ctr", "cvr")
+    writer.writerow(["day", *keys, *(f"{s}_{k}" for s in scenes for k in keys)])
+    for day, counted in days.items():
+        total = _rates(reduce(add, counted.values(), LabelCounts(0, 0, 0)))
+        cells = [total[k] for k in keys]
+        for scene in scenes:
+            found = _rates(counted[scene]) if scene in counted else {}
+            cells += [found.get(k, "") for k in keys]
+        writer.writerow([day, *cells])
+    return buffer.getvalue()

@@ -142,6 +142,9 @@ def test_promote_reject_quarantine_and_rollback(tmp_path, sim_days, capsys):
     # and its final state says so at a glance: Completed, named Rejected (Promoted: day 1)
     assert flow_run.state.is_completed() and flow_run.state.name == "Rejected"
     assert prefect_run(f"day={day(1)}").state.name == "Promoted"
+    # the record links its flow run, and says the data version its candidate trained on
+    assert runs.load_record(cfg, day(5)).flow_run == str(flow_run.id)
+    assert bad.lineage["data_window_md5"] == rejected.tags["data_window_md5"] != "none"
     assert "**fail**" in note.data and bad.decision.reasons[0].split(": ", 1)[1] in note.data
 
     # rollback: champion back to day 1's model, which loads and scores
