@@ -246,7 +246,10 @@ def cmd_compare(cfg: Config, args: argparse.Namespace) -> int:
 def cmd_serve(cfg: Config, args: argparse.Namespace) -> int:
     from cli.serving import serve
 
-    return serve(console, cfg, args.host, args.port, args.max_body, args.alias, args.version_number)
+    return serve(
+        console, cfg, args.host, args.port, args.max_body, args.alias, args.version_number,
+        args.follow_every,
+    )  # fmt: skip
 
 
 def cmd_rollback(cfg: Config, args: argparse.Namespace) -> int:
@@ -297,6 +300,17 @@ def _int_in(low: int, high: int | None, what: str):
 POSITIVE = _int_in(1, None, "a positive integer")
 PORT = _int_in(1, 65535, "a port (1..65535)")
 BODY = _int_in(1024, 1 << 30, "a size in bytes (1024..1073741824)")
+
+
+def SECONDS(text: str) -> float:  # noqa: N802 (an argparse type, named like the others)
+    """A number of seconds, 0 to a day; 0 turns the thing off."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0..86400)")
+    return value
 
 
 class _Version(argparse.Action):
@@ -454,6 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: %(default)s; previous: the one before)")  # fmt: skip
     which.add_argument("--version", type=POSITIVE, dest="version_number",
                        help="this registry version instead of an alias")  # fmt: skip
+    p.add_argument("--follow-every", type=SECONDS, default=30.0, metavar="SECONDS",
+                   help="how often the alias is checked; a version it moved to is served "
+                   "without a restart (0: read once at start; default: %(default)g)")  # fmt: skip
     p.set_defaults(run=cmd_serve)
 
     p = sub.add_parser("rollback", help="move `champion` back to the previous champion")

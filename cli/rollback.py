@@ -27,5 +27,5 @@ def rollback(console: Console, cfg: Config) -> int:
         soft_wrap=True,
     )
     console.print(f"version {after.number} verified: its bundle loads and scores")
-    console.print("restart `mtms serve` to serve it")
+    console.print("a running `mtms serve` serves it at its next alias check (--follow-every)")
     return 0

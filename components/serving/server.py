@@ -10,6 +10,10 @@ Every answer but a prediction is JSON `{"error_code", "message"}` of at most ~1 
 the body limit (declared or streamed), 415 without `application/json`, 400 for bad JSON, a
 bad shape or rows score() refuses (ScoringError), 404/405 for other paths and methods, and a
 500 that says nothing of the code behind it. A 200 never carries NaN or Infinity.
+
+Following an alias: given `follow`, a thread asks it every `every` seconds for a newer
+bundle (the caller reads the registry) and swaps it in whole: requests already being scored
+finish on the old bundle, the next ones go to the new. A failed look keeps the old one.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,19 +102,69 @@ def _answer(scored: np.ndarray) -> Response:
         return error(500, "INTERNAL_ERROR", "the model produced a non-finite prediction")
 
 
-def build_app(bundle: Bundle, served: Served | None = None, max_body: int = MAX_BODY) -> Starlette:
-    """The ASGI app scoring with `bundle`; `max_body` bytes is the largest request body."""
+class Current:
+    """What the app serves now: one bundle with its batcher, inputs and GET /model answer,
+    replaced whole (one reference) when a followed alias moves."""
+
+    def __init__(self, bundle: Bundle, served: Served) -> None:
+        self.served, self.batcher = served, Batcher(bundle)
+        self.names = inputs(bundle.encoder.contract)
+        self.about = {
+            "model": bundle.name, "version": served.version, "day": served.day,
+            "checksum": served.checksum, "scenes": list(trained_scenes(bundle)),
+        }  # fmt: skip
+
+
+Follow = Callable[[Served], "tuple[Bundle, Served] | None"]  # None: nothing newer
+
+
+class Follower(threading.Thread):
+    """Asks `follow` every `every` seconds whether the alias moved; swaps the bundle if so."""
+
+    def __init__(self, holder: dict, follow: Follow, every: float) -> None:
+        super().__init__(name="mtms-follow-alias", daemon=True)
+        self.holder, self.follow, self.every = holder, follow, every
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            self.look()
+
+    def look(self) -> None:
+        """One check: swap in what `follow` answers; on any failure serve on and say why."""
+        old = self.holder["current"].served
+        try:
+            found = self.follow(old)
+        except Exception as err:  # a registry that is down: serve on, look again later
+            log.warning("alias not checked (%s); still serving version %s",
+                        " ".join(str(err).split())[:300], old.version)  # fmt: skip
+            return
+        if found is not None:
+            bundle, served = found
+            self.holder["current"] = Current(bundle, served)
+            log.warning("now serving version %s (was %s)", served.version, old.version)
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def build_app(
+    bundle: Bundle, served: Served | None = None, max_body: int = MAX_BODY,
+    follow: Follow | None = None, every: float = 30.0,
+) -> Starlette:  # fmt: skip
+    """The ASGI app scoring with `bundle`; `max_body` bytes is the largest request body.
+    With `follow`, the served bundle is replaced when it answers a newer one (app.state.follower
+    is the thread: start and stop it around serving)."""
     served = served or Served(None, bundle.meta.get("day", ""), bundle.meta.get("checksum", ""))
     version = importlib.metadata.version("mtms")
-    batcher, names = Batcher(bundle), inputs(bundle.encoder.contract)
-    about = {"model": bundle.name, "version": served.version, "day": served.day,
-             "checksum": served.checksum, "scenes": list(trained_scenes(bundle))}  # fmt: skip
+    holder = {"current": Current(bundle, served)}
 
     async def invocations(request: Request) -> Response:
         try:
             _check_content_type(request)
-            asked = rows(decode(await _body(request, max_body)), names)  # <= 1 MiB: ~10 ms
-            return _answer(await batcher.score(asked))
+            now = holder["current"]  # one bundle for the whole request
+            asked = rows(decode(await _body(request, max_body)), now.names)  # <= 1 MiB: ~10 ms
+            return _answer(await now.batcher.score(asked))
         except RequestError as err:
             return error(err.status, err.code, str(err))
         except ScoringError as err:
@@ -123,7 +179,7 @@ def build_app(bundle: Bundle, served: Served | None = None, max_body: int = MAX_
         return Response(version, media_type="text/plain")
 
     async def model(request: Request) -> Response:
-        return _json(about)
+        return _json(holder["current"].about)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -142,4 +198,6 @@ def build_app(bundle: Bundle, served: Served | None = None, max_body: int = MAX_
         Route("/model", model, methods=["GET"]),
     ]
     handlers = {HTTPException: http_error, Exception: crash}
-    return Starlette(routes=routes, exception_handlers=handlers)
+    app = Starlette(routes=routes, exception_handlers=handlers)
+    app.state.follower = Follower(holder, follow, every) if follow is not None else None
+    return app

@@ -11,12 +11,14 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
 
+from components.config import load as load_params
 from components.models import bundle as bundles
 from components.models.scoring import example_row
 from components.registry.mlflow_registry import Registry
@@ -133,3 +135,38 @@ def test_an_unset_alias_is_a_one_line_error(workspace):
     assert (
         server.returncode == 2 and err.strip() == "mtms: error: model 'mtms' has no canary to serve"
     )
+
+
+def test_a_served_alias_that_moves_is_followed_without_a_restart(workspace, tiny_world):
+    """Promotion and rollback while serving: the server answers with the version the alias
+    names after its next check; requests keep being answered throughout."""
+    registry = Registry(load_params(workspace))
+    port = free_port()
+    server = start(workspace, port, "--follow-every", "0.5")
+    try:
+        wait_listening(server)
+        assert call(port, "/model")["version"] == 2
+        row = example_row(bundles.load(tiny_world[1][0]).encoder.contract, "feed")
+        registry.rollback()  # champion -> v1
+        assert wait_for_version(port, 1, row) == bundles.load(tiny_world[1][0]).meta["checksum"]
+        registry.promote(2)
+        assert wait_for_version(port, 2, row) == bundles.load(tiny_world[1][1]).meta["checksum"]
+    finally:
+        if registry.champion().number != 2:
+            registry.promote(2)  # the module's workspace as the other tests expect it
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    assert "now serving version 1 (was 2)" in server.stderr.read()
+
+
+def wait_for_version(port: int, number: int, row: dict, timeout: float = 120.0) -> str:
+    """Score and ask /model until it names `number` (a wait, not a timing check); its checksum."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        [scored] = call(port, "/invocations", {"dataframe_records": [row]})["predictions"]
+        assert 0 < scored["p_ctr"] < 1
+        model = call(port, "/model")
+        if model["version"] == number:
+            return model["checksum"]
+        time.sleep(0.2)
+    raise AssertionError(f"still serving version {call(port, '/model')['version']}")

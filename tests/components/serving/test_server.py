@@ -315,3 +315,38 @@ def test_a_batch_splits_back_in_order_and_isolates_refusals(served):
     together = score_all(bundle, [asked(frames[0]), asked(frames[2])])
     for frame, out in zip([frames[0], frames[2]], together, strict=True):
         np.testing.assert_allclose(out, score(bundle, frame).to_numpy(), rtol=1e-5)
+
+
+def test_a_followed_alias_swaps_the_bundle_and_a_failed_look_keeps_it(tiny_world, caplog):
+    """The follower's three answers: the registry cannot be read (serve on), nothing newer
+    (serve on), a newer version (served from then on, scores its own numbers)."""
+    cfg, paths = tiny_world
+    old, new = bundles.load(paths[0]), bundles.load(paths[1])
+    day2 = read_partition(cfg.path("raw"), cfg.simulator.start + dt.timedelta(days=2))
+    _, rows = request_rows(new, day2, 20)
+    rows = rows[rows["scene"] != "video"]  # day 0's bundle trained on feed and search only
+    looks = []
+
+    def follow(now: Served):
+        looks.append(now.version)
+        if len(looks) == 1:
+            raise ConnectionError("registry down")
+        return None if len(looks) == 2 else (new, Served(2, new.meta["day"], new.meta["checksum"]))
+
+    app = build_app(old, Served(1, old.meta["day"], old.meta["checksum"]), follow=follow, every=0)
+    client = Client(app)
+    records = {"dataframe_records": json.loads(rows.to_json(orient="records"))}
+    follower = app.state.follower
+    for _ in range(2):  # the failed look, then nothing newer: still version 1
+        follower.look()  # what its thread does every `every` seconds, run here
+        assert client.get("/model").json()["version"] == 1
+    assert "alias not checked (registry down); still serving version 1" in caplog.text
+    before = client.post("/invocations", json=records, headers=JSON).json()["predictions"]
+    follower.look()
+    assert client.get("/model").json()["checksum"] == new.meta["checksum"]
+    after = pd.DataFrame(
+        client.post("/invocations", json=records, headers=JSON).json()["predictions"]
+    )
+    np.testing.assert_allclose(after.to_numpy(), score(new, rows).to_numpy(), rtol=1e-6)
+    assert pd.DataFrame(before).to_numpy().tolist() != after.to_numpy().tolist()
+    assert looks == [1, 1, 1]
