@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import subprocess
 
 from components.config import Config
 from components.data.partitions import partition_dir
 from components.data.versioning import data_version
 from components.evaluation.metrics import Metrics
+from components.registry import DataInput
 
 
 def params_hash(cfg: Config) -> str:
@@ -48,6 +50,28 @@ def window_md5(cfg: Config, days: list[dt.date]) -> str:
                 while block := f.read(1 << 20):
                     digest.update(block)
     return digest.hexdigest()
+
+
+def data_inputs(
+    cfg: Config, day: dt.date, window: list[dt.date], rows: int, window_md5_: str
+) -> list[DataInput]:
+    """The run's datasets for MLflow: the training window and the judged day's partitions."""
+    raw = cfg.path("raw")
+    where = partition_dir(raw, day).as_uri()
+    judged = DataInput(f"raw {day}", window_md5(cfg, [day]), where, "evaluation", rows)
+    if not window:
+        return [judged]
+    span = f"{min(window)}..{max(window)}" if len(window) > 1 else str(window[0])
+    return [DataInput(f"raw {span}", window_md5_, raw.as_uri(), "training"), judged]
+
+
+def source_tags(tags: dict[str, str]) -> dict[str, str]:
+    """MLflow's own source tags (its UI shows the commit and the entry point) from lineage."""
+    out = {"mlflow.source.name": "flows/daily.py", "mlflow.source.type": "JOB"}
+    commit = tags.get("git_commit", "")
+    if re.fullmatch(r"[0-9a-f]{40}", commit):  # not "unknown", not a dirty tree's
+        out["mlflow.source.git.commit"] = commit
+    return out
 
 
 def lineage(

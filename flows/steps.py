@@ -27,7 +27,7 @@ from components.evaluation.evaluate import EvaluationError, Scored, score_day
 from components.evaluation.metrics import Metrics
 from components.evaluation.paired import FocusCalibration, focus_calibration, focus_tests
 from components.evaluation.promotion import Decision, ServingHealth, decide, serving_health
-from components.lineage import params_hash, run_metrics, run_params
+from components.lineage import data_inputs, params_hash, run_metrics, run_params, source_tags
 from components.models import bundle as bundles
 from components.models.bundle import Bundle, BundleError
 from components.monitoring.drift import DriftSummary, Sides, monitor_day, read_reference
@@ -340,7 +340,10 @@ def log_run(cfg: Config, reg: Registry, record: DayRecord, tags: dict[str, str])
                 "drift": "yes" if record.drift.drifted else "no",
                 "drift_alerts": "; ".join(record.drift.alerts)[:4000] or "none",
             }
-        return reg.log_run(record.day, run_params(cfg), numbers, tags, artifacts)
+        tags |= source_tags(tags)  # MLflow's own: its UI shows the commit and the entry point
+        window = trained.window
+        inputs = data_inputs(cfg, record.day, window, record.rows, tags["data_window_md5"])
+        return reg.log_run(record.day, run_params(cfg), numbers, tags, artifacts, inputs)
 
 
 @task(**IO)

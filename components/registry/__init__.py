@@ -29,4 +29,15 @@ class Version:
     tags: dict[str, str]  # every version tag: day (its daily run's), trained_through, checksum…
 
 
-__all__ = ["CHAMPION", "PREVIOUS", "RegistryError", "Version"]
+@dataclass(frozen=True)
+class DataInput:
+    """A dataset a daily run read, as MLflow lists a run's inputs (mlflow.data.context)."""
+
+    name: str  # raw D1..D2 (the training window) or raw D (the day judged on)
+    digest: str  # md5 of its partitions' bytes (lineage.window_md5)
+    uri: str  # where its partitions lie
+    context: str  # training | evaluation
+    rows: int | None = None
+
+
+__all__ = ["CHAMPION", "PREVIOUS", "DataInput", "RegistryError", "Version"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import logging
 import math
 import os
@@ -30,7 +31,7 @@ import mlflow
 import pandas as pd
 import yaml
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature
@@ -53,7 +54,15 @@ from components.models.scoring import (
     score,
     trained_scenes,
 )
-from components.registry import CHAMPION, PREVIOUS, RegistryError, Version, failures, health
+from components.registry import (
+    CHAMPION,
+    PREVIOUS,
+    DataInput,
+    RegistryError,
+    Version,
+    failures,
+    health,
+)
 
 LOGGED_NAME = "model"  # the pyfunc's name inside its run
 NO_MODEL = "RESOURCE_DOES_NOT_EXIST"  # no such registered model or version
@@ -165,6 +174,13 @@ def _model_id(mv: ModelVersion) -> str | None:
     )
 
 
+def _dataset(data: DataInput) -> DatasetInput:
+    profile = json.dumps({"num_rows": data.rows}) if data.rows is not None else None
+    source = json.dumps({"uri": data.uri})
+    found = Dataset(data.name, data.digest, "local", source, profile=profile)
+    return DatasetInput(found, [InputTag("mlflow.data.context", data.context)])
+
+
 def _version(mv: ModelVersion) -> Version:
     tags = dict(mv.tags)  # versions before trained_through was a tag said it with `day`
     through, checksum = tags.get("trained_through", tags.get("day", "")), tags.get("checksum", "")
@@ -238,9 +254,10 @@ class Registry:
     @_guarded
     def log_run(
         self, day: dt.date, params: dict[str, str | int | float], metrics: dict[str, float],
-        tags: dict[str, str], artifacts: dict[str, str],
+        tags: dict[str, str], artifacts: dict[str, str], inputs: Iterable[DataInput] = (),
     ) -> str:  # fmt: skip
-        """One finished run `day=YYYY-MM-DD`; NaN metrics (nothing to measure) are left out."""
+        """One finished run `day=YYYY-MM-DD`; NaN metrics (nothing to measure) are left out;
+        `inputs` are its datasets (MLflow's run inputs: the training window, the judged day)."""
         tags = {"day": day.isoformat(), **tags}
         run = self._client.create_run(self._experiment_id(), tags=tags, run_name=f"day={day}")
         run_id, now = run.info.run_id, int(time.time() * 1000)
@@ -251,6 +268,8 @@ class Registry:
                 self._client.log_batch(run_id, metrics=kept[i : i + 100], params=given[i : i + 100])
             for name, text in artifacts.items():
                 self._client.log_text(run_id, text, name)
+            if datasets := [_dataset(d) for d in inputs]:
+                self._client.log_inputs(run_id, datasets=datasets)
         except BaseException:
             self._client.set_terminated(run_id, "FAILED")
             raise

@@ -23,6 +23,7 @@ import torch
 from components.config import Config
 from components.data.partitions import day_of, read_partition
 from components.evaluation.evaluate import logits, predict
+from components.lineage import data_inputs, source_tags, window_md5
 from components.models import bundle as bundles
 from components.models.scoring import score, trained_scenes
 from components.registry import RegistryError
@@ -92,6 +93,29 @@ def test_log_run_is_finished_and_skips_nan_metrics(world):
     assert run.data.params == {"window": "1", "lr": "0.01"}
     assert run.data.tags["status"] == "rejected" and run.data.tags["day"] == "2026-01-09"
     assert [a.path for a in client.list_artifacts(run_id)] == ["gate.json"]
+
+
+def test_a_run_lists_its_datasets_and_source(world):
+    """The training window and the judged day as MLflow run inputs (name, digest, context,
+    rows); the commit as MLflow's own source tag, only when the tree was clean."""
+    from mlflow import MlflowClient
+
+    cfg, registry, paths, _ = world
+    day, window = day_of(paths[1]) + dt.timedelta(days=1), [day_of(paths[0]), day_of(paths[1])]
+    inputs = data_inputs(cfg, day, window, 123, window_md5(cfg, window))
+    tags = source_tags({"git_commit": "a" * 40}) | {"model": "mtms"}
+    run_id = registry.log_run(day, {}, {}, tags, {}, inputs)
+    run = MlflowClient(registry.tracking_uri).get_run(run_id)
+    found = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+    assert list(found) == [f"raw {window[0]}..{window[1]}", f"raw {day}"]
+    train, judged = found.values()
+    assert train.dataset.digest == window_md5(cfg, window) != window_md5(cfg, [day])
+    assert judged.dataset.digest == window_md5(cfg, [day]) and '"num_rows": 123' in (
+        judged.dataset.profile
+    )
+    assert [t.value for t in train.tags] == ["training"] and judged.tags[0].value == "evaluation"
+    assert run.data.tags["mlflow.source.git.commit"] == "a" * 40
+    assert "mlflow.source.git.commit" not in source_tags({"git_commit": "a" * 40 + "-dirty"})
 
 
 def test_versions_carry_day_and_checksum_and_are_found_again(world):
