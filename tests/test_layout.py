@@ -78,8 +78,8 @@ def test_dvc_chain_stage_is_the_replay_with_its_params_and_outputs():
     assert [next(iter(m)) for m in stage["metrics"]] == [str(args.metrics)]
     [plot] = stage["plots"]
     assert next(iter(plot)) == str(args.plots)
-    [chart] = dvc_yaml["plots"]
-    y = next(iter(chart.values()))["y"]
+    charts = {name: c for chart in dvc_yaml["plots"] for name, c in chart.items()}
+    y = charts["auc_by_day"]["y"]
     assert y == {str(args.plots): [f"{f.scene}_{f.task}" for f in cfg.gate.focus]}
     for module in ("training/replay.py", "training/chain.py", "evaluation/evaluate.py"):
         assert any(f"components/{module}".startswith(dep) for dep in stage["deps"]), module
@@ -100,9 +100,23 @@ def test_dvc_compare_stage_is_mtms_compare_with_its_params_and_outputs():
     assert tuple(stage["params"]) == compare.PARAMS
     args = build_parser().parse_args(stage["cmd"].split()[1:])
     assert args.run.__name__ == "cmd_compare" and not args.no_doc
-    assert [next(iter(m)) for m in stage["metrics"]] == [str(args.out)]
+    summary = args.out.with_name(args.out.stem + "_summary.json")  # what cli/compare writes
+    assert [next(iter(m)) for m in stage["metrics"]] == [str(summary)]
     outs = [next(iter(o)) for o in stage["outs"]]
-    assert outs == ["metrics/compare_runs.json", str(args.doc), "docs/zoo_diffs.svg"]
+    assert outs == [str(args.out), "metrics/compare_runs.json", str(args.doc), "docs/zoo_diffs.svg"]
+
+
+def test_dvc_profile_stage_writes_what_mtms_profile_writes():
+    from cli.main import build_parser
+
+    dvc_yaml = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    stage = dvc_yaml["stages"]["profile"]
+    args = build_parser().parse_args(stage["cmd"].split()[1:])
+    assert args.run.__name__ == "cmd_profile"
+    assert [next(iter(m)) for m in stage["metrics"]] == [str(args.out)]
+    assert [next(iter(p)) for p in stage["plots"]] == [str(args.plots)]
+    charts = {name: c for chart in dvc_yaml["plots"] for name, c in chart.items()}
+    assert set(charts["label_rates_by_day"]["y"]) == {str(args.plots)}
 
 
 def test_test_modules_share_helpers_and_fixtures_not_each_other():
