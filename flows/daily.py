@@ -168,6 +168,7 @@ def judge(
     judged = replace(judged, serving=steps.health(cfg, judged, serving))
     trained = candidate.trained
     tags = lineage(cfg, record.day, trained.through.isoformat(), trained.parent, trained.window)
+    tags["parent_version"] = steps.parent_version(registry, trained)  # run and version
     steps.starting("register")
     run_id = steps.log_run(cfg, registry, judged, tags)
     gated = {**tags, **decision.version_tags()}  # the version says its gate's outcome

@@ -311,17 +311,22 @@ def tidy(cfg: Config) -> list[str]:
     return done
 
 
+def parent_version(reg: Registry, trained: Trained) -> str:
+    """The registry version the candidate warm-started from ("none": cold, or a bundle that
+    was never registered)."""
+    parent = next((v for v in reg.versions() if v.checksum == trained.parent_checksum), None)
+    return str(parent.number) if parent else "none"
+
+
 @task(**IO)
 def log_run(cfg: Config, reg: Registry, record: DayRecord, tags: dict[str, str]) -> str:
     """One MLflow run per day: params, metrics of both models and of drift, the decision,
     both models' calibration per focus, the champion's age and alerts, lineage."""
     with timed("log_run"):
         trained, decision = record.trained, record.decision
-        parent = next((v for v in reg.versions() if v.checksum == trained.parent_checksum), None)
         tags = tags | {
             "gate": "pass" if decision.passed else "reject",
             "gate_reasons": "; ".join(decision.reasons)[:4000] or "none",
-            "parent_version": str(parent.number) if parent else "none",
         }
         numbers = run_metrics("candidate", record.candidate)
         numbers |= run_metrics("champion", record.champion_metrics or [])

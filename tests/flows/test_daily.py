@@ -87,6 +87,7 @@ def test_promote_reject_quarantine_and_rollback(tmp_path, sim_days, capsys):
     assert logged.tags["drift"] == ("yes" if second.drift.drifted else "no")
     assert logged.metrics["drift.share"] == pytest.approx(second.drift.drift_share)
     assert logged.tags["parent_version"] == str(first.version)
+    assert registry.get(second.version).tags["parent_version"] == str(first.version)  # named
     # both models' calibration per focus on the same rows, in the record and the run
     assert {c.focus for c in second.calibration} == {f"{f.scene}/{f.task}" for f in cfg.gate.focus}
     assert all(c.champion is not None and len(c.candidate.curve) == 10 for c in second.calibration)
