@@ -303,13 +303,13 @@ BODY = _int_in(1024, 1 << 30, "a size in bytes (1024..1073741824)")
 
 
 def SECONDS(text: str) -> float:  # noqa: N802 (an argparse type, named like the others)
-    """A number of seconds, 0 to a day; 0 turns the thing off."""
+    """A number of seconds, 1 to a day, or 0: off."""
     try:
         value = float(text)
     except ValueError:
         value = None
-    if value is None or not 0 <= value <= 86400:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0..86400)")
+    if value is None or not (value == 0 or 1 <= value <= 86400):
+        raise argparse.ArgumentTypeError(f"{text!r} is not 0 or a number of seconds (1..86400)")
     return value
 
 

@@ -29,8 +29,16 @@ class _ThisRun(logging.Filter):
         self.flow_run_id = flow_run_id
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Inside a flow or task run Prefect's handler finds the run itself (a task's lines
+        then show on the task run too); only a record from elsewhere is stamped."""
+        from prefect.context import get_run_context
+        from prefect.exceptions import MissingContextError
+
         if getattr(record, "flow_run_id", None) is None:
-            record.flow_run_id = self.flow_run_id
+            try:
+                get_run_context()
+            except MissingContextError:
+                record.flow_run_id = self.flow_run_id
         return True
 
 

@@ -311,6 +311,7 @@ def tidy(cfg: Config) -> list[str]:
     return done
 
 
+@task(**IO)
 def parent_version(reg: Registry, trained: Trained) -> str:
     """The registry version the candidate warm-started from ("none": cold, or a bundle that
     was never registered)."""

@@ -122,9 +122,12 @@ class Follower(threading.Thread):
     """Asks `follow` every `every` seconds whether the alias moved; swaps the bundle if so."""
 
     def __init__(self, holder: dict, follow: Follow, every: float) -> None:
+        if not every > 0:
+            raise ValueError(f"an alias is checked every {every} s: it must be over 0")
         super().__init__(name="mtms-follow-alias", daemon=True)
         self.holder, self.follow, self.every = holder, follow, every
         self.stopped = threading.Event()
+        self.said = ""  # the last failure warned of: a lasting one is said once
 
     def run(self) -> None:
         while not self.stopped.wait(self.every):
@@ -135,14 +138,18 @@ class Follower(threading.Thread):
         old = self.holder["current"].served
         try:
             found = self.follow(old)
-        except Exception as err:  # a registry that is down: serve on, look again later
-            log.warning("alias not checked (%s); still serving version %s",
-                        " ".join(str(err).split())[:300], old.version)  # fmt: skip
+            current = None if found is None else Current(*found)
+        except Exception as err:  # a registry that is down, a version that cannot serve
+            reason = " ".join(str(err).split())[:300]
+            if reason != self.said:
+                log.warning("alias not followed (%s); still serving version %s",
+                            reason, old.version)  # fmt: skip
+            self.said = reason
             return
-        if found is not None:
-            bundle, served = found
-            self.holder["current"] = Current(bundle, served)
-            log.warning("now serving version %s (was %s)", served.version, old.version)
+        self.said = ""
+        if current is not None:
+            self.holder["current"] = current
+            log.warning("now serving version %s (was %s)", current.served.version, old.version)
 
     def stop(self) -> None:
         self.stopped.set()

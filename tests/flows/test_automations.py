@@ -52,7 +52,7 @@ def event(state: str, flow: str = "mtms-daily", tags: tuple[str, ...] = ()):
         ("Promoted", "mtms-daily", ("outcome:promoted", "drift"), False, True),
         ("Promoted", "mtms-daily", ("outcome:promoted",), False, False),
         ("Completed", "mtms-daily", ("drift",), False, False),  # a rerun: nothing new
-        ("Rejected", "another-flow", ("drift",), True, True),  # no flow filter on drift: tag
+        ("Rejected", "another-flow", ("drift",), True, False),  # another flow's: neither fires
     ],
 )
 def test_the_automations_fire_on_bad_days_and_drift(state, flow, tags, bad_day, drift):

@@ -23,8 +23,9 @@ def run(params, i: int, **kwargs):
     return state, state.result()
 
 
-def run_logs(flow_run_id) -> list[tuple[str, str]]:
-    """(logger, message) of every log line the server holds for the flow run, oldest first."""
+def run_logs(flow_run_id, with_task: bool = False) -> list[tuple]:
+    """(logger, message) of every log line the server holds for the flow run, oldest first
+    (with the task run's name, or None for the flow's own lines, if `with_task`)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.logging.handlers import APILogHandler
@@ -32,8 +33,12 @@ def run_logs(flow_run_id) -> list[tuple[str, str]]:
     APILogHandler().flush()  # lines are sent in batches: send what is queued now
     only = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
     with get_client(sync_client=True) as client:
-        logs = client.read_logs(only, limit=200)
-    return [(log.name, log.message) for log in sorted(logs, key=lambda log: log.timestamp)]
+        logs = sorted(client.read_logs(only, limit=200), key=lambda log: log.timestamp)
+        if not with_task:
+            return [(log.name, log.message) for log in logs]
+        ids = {log.task_run_id for log in logs if log.task_run_id}
+        names = {i: client.read_task_run(i).name for i in ids}
+    return [(log.name, log.message, names.get(log.task_run_id)) for log in logs]
 
 
 def test_mtms_log_lines_are_in_the_flow_runs_logs_once_each(daily_params):
@@ -55,6 +60,13 @@ def test_mtms_log_lines_are_in_the_flow_runs_logs_once_each(daily_params):
     assert f"champion is now v{record.version}" in messages
     assert f"day {day(1)}: promoted" in messages
     assert {name for name, _ in lines} >= {"flows.daily", "flows.steps"}
+    # a task's own lines are on its task run too (the UI's task view), the flow's are not
+    tasks = {m: t for _, m, t in run_logs(state.state_details.flow_run_id, with_task=True)}
+    assert tasks[f"day {day(1)}: promoted"] is None
+    assert tasks[next(m for m in messages if m.startswith("validation passed"))].startswith(
+        "validate"
+    )
+    assert tasks[next(m for m in messages if m.startswith("gate: pass"))].startswith("gate")
     # the handler is the run's only: gone after it, levels back as they were
     for name in ("components", "flows"):
         logger = logging.getLogger(name)

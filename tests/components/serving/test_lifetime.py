@@ -142,7 +142,7 @@ def test_a_served_alias_that_moves_is_followed_without_a_restart(workspace, tiny
     names after its next check; requests keep being answered throughout."""
     registry = Registry(load_params(workspace))
     port = free_port()
-    server = start(workspace, port, "--follow-every", "0.5")
+    server = start(workspace, port, "--follow-every", "1")
     try:
         wait_listening(server)
         assert call(port, "/model")["version"] == 2

@@ -333,14 +333,14 @@ def test_a_followed_alias_swaps_the_bundle_and_a_failed_look_keeps_it(tiny_world
             raise ConnectionError("registry down")
         return None if len(looks) == 2 else (new, Served(2, new.meta["day"], new.meta["checksum"]))
 
-    app = build_app(old, Served(1, old.meta["day"], old.meta["checksum"]), follow=follow, every=0)
+    app = build_app(old, Served(1, old.meta["day"], old.meta["checksum"]), follow=follow, every=60)
     client = Client(app)
     records = {"dataframe_records": json.loads(rows.to_json(orient="records"))}
     follower = app.state.follower
     for _ in range(2):  # the failed look, then nothing newer: still version 1
         follower.look()  # what its thread does every `every` seconds, run here
         assert client.get("/model").json()["version"] == 1
-    assert "alias not checked (registry down); still serving version 1" in caplog.text
+    assert "alias not followed (registry down); still serving version 1" in caplog.text
     before = client.post("/invocations", json=records, headers=JSON).json()["predictions"]
     follower.look()
     assert client.get("/model").json()["checksum"] == new.meta["checksum"]
