@@ -42,13 +42,18 @@ def test_dvc_repro_replays_the_chain_and_shows_metrics_and_plots(make_dvc_worksp
     assert 0.5 < first["feed/ctr"]["auc"] < first["feed/ctr"]["oracle_auc"]
     [workspace] = json.loads(dvc(root, "metrics", "show", "--json")).values()
     assert workspace["data"]["metrics/chain.json"]["data"] == first  # what dvc reads back
-    compared = workspace["data"]["metrics/compare.json"]["data"]
-    assert 0.3 < compared["models"]["esmm"]["feed/ctr"]["auc"] < 1  # dvc keeps the numbers
+    headline = workspace["data"]["metrics/compare_summary.json"]["data"]  # a few numbers
+    assert headline["seeds"] == 1 and set(headline["mtms"]) >= {"targets", "targets_met"}
+    assert set(workspace["data"]) == {"metrics/data.json", "metrics/chain.json",
+                                      "metrics/compare_summary.json"}  # fmt: skip
+    compared = json.loads((root / "metrics/compare.json").read_text())  # an out: the tables
+    assert 0.3 < compared["models"]["esmm"]["feed/ctr"]["auc"] < 1
     assert compared["vs_mtms"]["esmm"]["feed/ctr"]["n"] == 1  # 1 seed x 1 scored day
     assert (root / "docs" / "zoo.md").exists() and (root / "docs" / "zoo_diffs.svg").exists()
     dvc(root, "plots", "show", "--out", "plots")
     page = (root / "plots" / "index.html").read_text()
     assert all(f"{f.scene}_{f.task}" in page for f in cfg.gate.focus)  # a curve per focus
+    assert "label_rates_by_day" in page or "data_days.csv" in page  # profile's series
     assert "up to date" in dvc(root, "status")
 
     dvc(root, "repro", "--force", "chain")  # the same data and params
