@@ -4,6 +4,7 @@ CVR = conversions / clicks (NaN where the denominator is 0)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import astuple, dataclass
 
 import pyarrow as pa
@@ -39,9 +40,11 @@ def scene_counts(table: pa.Table, contract: Contract) -> dict[str, LabelCounts]:
     return dict(sorted(counts.items()))
 
 
+def total(parts: Iterable[LabelCounts]) -> LabelCounts:
+    """The counts of several parts (scenes, days) together."""
+    return sum(parts, LabelCounts(0, 0, 0))
+
+
 def counts(table: pa.Table, contract: Contract) -> LabelCounts:
     """Rows, clicks and conversions of the whole table."""
-    scenes = scene_counts(table, contract).values()
-    return LabelCounts(
-        *(sum(getattr(c, k) for c in scenes) for k in ("rows", "clicks", "conversions"))
-    )
+    return total(scene_counts(table, contract).values())

@@ -1,22 +1,20 @@
 """A read-only summary of the raw partitions: rows and label rates per day and scene.
 
-`profile` is the per-day table; `summary` pools it into the few numbers `dvc metrics show`
-prints (metrics/data.json) and `series` writes one CSV row per day for `dvc plots`
-(metrics/data_days.csv), so neither tool meets one column per day and scene.
+`summary` gives the few numbers `dvc metrics show` prints (metrics/data.json: all days
+pooled) and one CSV row per day for `dvc plots` (metrics/data_days.csv), so neither tool
+meets one column per day and scene.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from functools import reduce
-from operator import add
 from pathlib import Path
 
 import pyarrow as pa
 
 from components.data.contract import Contract
-from components.data.labels import LabelCounts, counts, scene_counts
+from components.data.labels import LabelCounts, counts, scene_counts, total
 from components.data.partitions import list_days, read_partition
 
 
@@ -42,33 +40,21 @@ def _counted(raw: Path, contract: Contract) -> dict[str, dict[str, LabelCounts]]
     }
 
 
-def profile(raw: Path, contract: Contract) -> dict:
-    """{day: {rows, ctr, cvr, scenes: {scene: {rows, ctr, cvr}}}} for every raw day."""
-    out = {}
-    for day, scenes in _counted(raw, contract).items():
-        total = reduce(add, scenes.values(), LabelCounts(0, 0, 0))
-        out[day] = {**_rates(total), "scenes": {s: _rates(c) for s, c in scenes.items()}}
-    return out
-
-
 def summary(raw: Path, contract: Contract) -> tuple[dict, str]:
     """metrics/data.json (days, first and last day, rows, pooled CTR and CVR, overall and per
     scene over all days) and metrics/data_days.csv (one row per day: rows, CTR and CVR, then
     the same per scene; empty where a scene had no rows that day)."""
     days = _counted(raw, contract)
-    pooled: dict[str, LabelCounts] = {}
-    for scenes in days.values():
-        for scene, c in scenes.items():
-            pooled[scene] = pooled.get(scene, LabelCounts(0, 0, 0)) + c
-    total = reduce(add, pooled.values(), LabelCounts(0, 0, 0))
+    names = sorted({scene for scenes in days.values() for scene in scenes})
+    pooled = {n: total(s[n] for s in days.values() if n in s) for n in names}
     metrics = {
         "days": len(days),
         "first_day": min(days, default=None),
         "last_day": max(days, default=None),
-        **_rates(total),
-        "scenes": {s: _rates(c) for s, c in sorted(pooled.items())},
+        **_rates(total(pooled.values())),
+        "scenes": {n: _rates(c) for n, c in pooled.items()},
     }
-    return metrics, _series(days, sorted(pooled))
+    return metrics, _series(days, names)
 
 
 def _series(days: dict[str, dict[str, LabelCounts]], scenes: list[str]) -> str:
@@ -77,8 +63,8 @@ def _series(days: dict[str, dict[str, LabelCounts]], scenes: list[str]) -> str:
     keys = ("rows", "ctr", "cvr")
     writer.writerow(["day", *keys, *(f"{s}_{k}" for s in scenes for k in keys)])
     for day, counted in days.items():
-        total = _rates(reduce(add, counted.values(), LabelCounts(0, 0, 0)))
-        cells = [total[k] for k in keys]
+        whole = _rates(total(counted.values()))
+        cells = [whole[k] for k in keys]
         for scene in scenes:
             found = _rates(counted[scene]) if scene in counted else {}
             cells += [found.get(k, "") for k in keys]

@@ -11,40 +11,43 @@ import pyarrow.compute as pc
 import pytest
 
 from components.data.contract import SIMULATOR
-from components.data.profile import profile, summary
+from components.data.profile import summary
 from components.data.simulator import simulate
 from tests.helpers import REPO, rewrite_day, write_params
 
 
+def per_day(series: str) -> list[dict]:
+    """The rows of metrics/data_days.csv."""
+    return list(csv.DictReader(io.StringIO(series)))
+
+
 def test_profile_counts_rows_and_rates_per_day_and_scene(cfg):
     written = simulate(cfg.simulator, cfg.seed, cfg.path("raw"), cfg.simulator.start, 2)
-    summary = profile(cfg.path("raw"), SIMULATOR)
-    first = summary[cfg.simulator.start.isoformat()]
-    assert len(summary) == 2 and first["rows"] == written[0].rows
-    assert abs(first["ctr"] - written[0].ctr) < 1e-5
-    assert sum(s["rows"] for s in first["scenes"].values()) == first["rows"]
+    metrics, series = summary(cfg.path("raw"), SIMULATOR)
+    days = per_day(series)
+    first = days[0]
+    assert len(days) == 2 and int(first["rows"]) == written[0].rows
+    assert abs(float(first["ctr"]) - written[0].ctr) < 1e-5
+    assert sum(int(first[f"{s}_rows"]) for s in metrics["scenes"]) == int(first["rows"])
 
 
 def test_the_summary_pools_the_days_and_the_series_has_a_row_per_day(cfg):
     """What dvc prints: data.json a few pooled numbers, data_days.csv one row per day with
     a column per scene and rate, empty where a scene had no rows that day."""
     simulate(cfg.simulator, cfg.seed, cfg.path("raw"), cfg.simulator.start, 2)
-    days = profile(cfg.path("raw"), SIMULATOR)
-    first, second = days.values()
+    first, second = per_day(summary(cfg.path("raw"), SIMULATOR)[1])  # before the rewrite
     no_feed = lambda t: t.filter(pc.not_equal(t["scene"], "feed"))  # noqa: E731
     rewrite_day(cfg, cfg.simulator.start, no_feed)  # day 1 without feed
     metrics, series = summary(cfg.path("raw"), SIMULATOR)
-    kept = first["rows"] - first["scenes"]["feed"]["rows"]
-    assert metrics["days"] == 2 and metrics["rows"] == kept + second["rows"]
-    search = [d["scenes"]["search"] for d in (first, second)]
-    clicks = sum(round(s["rows"] * s["ctr"]) for s in search)
-    assert abs(metrics["scenes"]["search"]["ctr"] - clicks / sum(s["rows"] for s in search)) < 1e-5
-    rows = list(csv.DictReader(io.StringIO(series)))
-    assert [r["day"] for r in rows] == list(days)
-    assert (
-        rows[0]["feed_rows"] == "" and int(rows[1]["feed_rows"]) == second["scenes"]["feed"]["rows"]
-    )
-    assert float(rows[1]["search_cvr"]) == second["scenes"]["search"]["cvr"]
+    kept = int(first["rows"]) - int(first["feed_rows"])
+    assert metrics["days"] == 2 and metrics["rows"] == kept + int(second["rows"])
+    search = [(int(d["search_rows"]), float(d["search_ctr"])) for d in (first, second)]
+    clicks = sum(round(n * ctr) for n, ctr in search)
+    assert abs(metrics["scenes"]["search"]["ctr"] - clicks / sum(n for n, _ in search)) < 1e-5
+    rows = per_day(series)
+    assert [r["day"] for r in rows] == [first["day"], second["day"]]
+    assert rows[0]["feed_rows"] == "" and rows[1]["feed_rows"] == second["feed_rows"]
+    assert rows[1]["search_cvr"] == second["search_cvr"]
 
 
 @pytest.mark.e2e
