@@ -17,15 +17,19 @@ from components.models.bundle import Bundle
 from components.models.scoring import ScoringError, example_row, score, trained_scenes
 
 
+def example_rows(bundle: Bundle) -> pd.DataFrame:
+    """One request row per scene the model serves (the probe's request, and the registered
+    pyfunc's input example); their ids are unseen, so they score as OOV."""
+    contract = bundle.encoder.contract
+    return pd.DataFrame([example_row(contract, scene) for scene in trained_scenes(bundle)])
+
+
 def probe(bundle: Bundle) -> None:
     """Score an example row of every scene the model trained on (the ones it serves);
     ScoringError if it cannot, or if an answer is not a probability (NaN weights answer NaN)."""
-    contract = bundle.encoder.contract
-    scenes = trained_scenes(bundle)
-    if not scenes:
+    if not trained_scenes(bundle):
         raise ScoringError("the model trained on no scene: nothing it could serve")
-    rows = pd.DataFrame([example_row(contract, scene) for scene in scenes])
-    answers = score(bundle, rows).to_numpy()
+    answers = score(bundle, example_rows(bundle)).to_numpy()
     if not (np.isfinite(answers) & (answers >= 0) & (answers <= 1)).all():
         raise ScoringError(f"an example row scores {answers[0].tolist()}: not probabilities")
 

@@ -46,14 +46,7 @@ from components.config import Config
 from components.data.contract import Contract
 from components.models import bundle as bundles
 from components.models.bundle import BundleError
-from components.models.scoring import (
-    OUTPUTS,
-    ScoringError,
-    example_row,
-    inputs,
-    score,
-    trained_scenes,
-)
+from components.models.scoring import OUTPUTS, ScoringError, inputs, score
 from components.registry import (
     CHAMPION,
     PREVIOUS,
@@ -116,12 +109,6 @@ def signature(contract: Contract) -> ModelSignature:
     return ModelSignature(Schema(columns), Schema(answers))
 
 
-def input_example(bundle: bundles.Bundle) -> pd.DataFrame:
-    """One request row per scene the model serves (unseen ids: they score as OOV)."""
-    contract = bundle.encoder.contract
-    return pd.DataFrame([example_row(contract, scene) for scene in trained_scenes(bundle)])
-
-
 def _not_advice(record: logging.LogRecord) -> bool:
     """MLflow advice that does not apply (BundleModel pickles by reference: its code travels
     in code_paths), and the note that the input example is checked (every version)."""
@@ -144,9 +131,8 @@ def _fluent(uri: str) -> Iterator[None]:
     try:
         yield
     finally:
-        sys.path[:] = (
-            path  # a URI that came from the env var alone stays env-only: later changes still count
-        )
+        sys.path[:] = path
+        # a URI that came from the env var alone stays env-only: later changes still count
         mlflow.set_tracking_uri(None if before == saved["MLFLOW_TRACKING_URI"] else before)
         logger.removeFilter(_not_advice)
         for key, value in saved.items():
@@ -291,7 +277,7 @@ class Registry:
                     name=LOGGED_NAME, python_model=BundleModel(),
                     artifacts={"bundle": str(bundle_path)}, pip_requirements=_requirements(),
                     code_paths=[str(CODE)], signature=signature(bundle.encoder.contract),
-                    input_example=input_example(bundle),
+                    input_example=health.example_rows(bundle),
                 )  # fmt: skip
             source = self._client.get_logged_model(info.model_id).artifact_location
             pickle = info.flavors["python_function"]["python_model"]
