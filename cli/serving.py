@@ -41,8 +41,8 @@ def serve(
         moved = registry.by_alias(alias)
         if moved is None or moved.number == now.version:  # unset since: serve on
             return None
-        path = registry.verify(moved)  # checksums, loads, scores example rows
-        return bundles.load(path), Served(moved.number, moved.trained_through, moved.checksum)
+        bundle = registry.load_verified(moved)  # checksums, loads once, scores example rows
+        return bundle, Served(moved.number, moved.trained_through, moved.checksum)
 
     follows = version is None and follow_every > 0
     app = build_app(bundle, served, max_body or MAX_BODY, newer if follows else None, follow_every)

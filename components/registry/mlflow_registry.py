@@ -432,6 +432,14 @@ class Registry:
     def verify(self, version: Version) -> Path:
         """The version's bundle once proven servable: its files intact (the bundle's checksum,
         the pyfunc pickle as registered), the bundle loads, and example rows score."""
+        return self._verified(version)[0]
+
+    @_guarded
+    def load_verified(self, version: Version) -> bundles.Bundle:
+        """The version's bundle, loaded once and proven servable as `verify` proves it."""
+        return self._verified(version)[1]
+
+    def _verified(self, version: Version) -> tuple[Path, bundles.Bundle]:
         source, flavor = self._flavor(version)
         path = self._bundle(source, version, flavor)
         recorded = version.tags.get(PYFUNC_SHA)  # absent on versions registered before it
@@ -443,12 +451,13 @@ class Registry:
                 "at registration (replaced since)"
             )
         try:
-            health.probe(bundles.load(path))
+            bundle = bundles.load(path)
+            health.probe(bundle)
         except BundleError as err:
             raise RegistryError(f"version {version.number} cannot be loaded: {err}") from None
         except ScoringError as err:
             raise RegistryError(f"version {version.number} cannot score: {err}") from None
-        return path
+        return path, bundle
 
     @_guarded
     def check_records(self, numbers: Iterable[int]) -> None:
