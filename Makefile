@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export GX_ANALYTICS_ENABLED := False
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup browser demo test test-fast lint clean-workspace
+.PHONY: setup browser postgres demo test test-fast lint clean-workspace
 
 $(BIN)/mtms: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,15 @@ browser:  # headless Chromium for the dashboards' browser test (Debian packages;
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-test: setup browser
+postgres:  # PostgreSQL 15 for the shared-store tests, which start their own throwaway cluster on
+	@# loopback (Debian's postgresql-15, no "main" cluster or service of its own; needs root or sudo)
+	@test -x /usr/lib/postgresql/15/bin/postgres || { echo "installing postgresql-15 for the shared-store tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO mkdir -p /etc/postgresql-common/createcluster.d && \
+	  echo "create_main_cluster = false" | $$SUDO tee /etc/postgresql-common/createcluster.d/mtms.conf >/dev/null && \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql-15 >/dev/null; }
+
+test: setup browser postgres
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q

@@ -43,6 +43,7 @@ ERRORS = (
     ("components.models.scoring", "ScoringError"),
     ("components.registry", "RegistryError"),
     ("components.runs", "RunLockedError"),
+    ("components.postgres_runs", "SharedStoreError"),
     ("flows.schedule", "ScheduleError"),
     ("components.serving", "ServingError"),
 )

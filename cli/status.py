@@ -67,7 +67,7 @@ def collect(cfg: Config) -> dict:
         "stores": {
             "raw": str(cfg.path("raw")),
             "models": str(cfg.path("models")),
-            "runs": str(cfg.path("runs")),
+            "runs": runs.where(cfg),
             "mlflow": reg.tracking_uri,
             "prefect_home": str(cfg.path("prefect")),
         },

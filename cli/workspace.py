@@ -14,6 +14,8 @@ from components.config import Config
 
 
 def use_workspace(cfg: Config, quiet: bool = True) -> None:
+    if cfg.shared.prefect_api:  # a team's Prefect server (PREFECT_API_URL still wins)
+        os.environ.setdefault("PREFECT_API_URL", cfg.shared.prefect_api)
     os.environ.setdefault("PREFECT_HOME", str(cfg.path("prefect")))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")

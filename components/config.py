@@ -272,6 +272,30 @@ class RegistryConfig(_Frozen):
     tracking_uri: Annotated[str, AfterValidator(_tracking_uri)] | None
 
 
+POSTGRES_URL = re.compile(r"postgres(ql)?://\S+")
+
+
+def _postgres_url(url: str) -> str:
+    if not POSTGRES_URL.fullmatch(url):
+        raise ValueError(
+            "must be a PostgreSQL URL: postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+        )
+    return url
+
+
+def _prefect_api(url: str) -> str:
+    if not re.fullmatch(r"https?://[^/\s]+\S*/api", url):
+        raise ValueError("must be a Prefect server's API URL: http(s)://HOST[:PORT]/api")
+    return url
+
+
+class SharedConfig(_Frozen):
+    """Stores several hosts share (docs/scaling.md); all null: this folder alone."""
+
+    database: Annotated[str, AfterValidator(_postgres_url)] | None = None
+    prefect_api: Annotated[str, AfterValidator(_prefect_api)] | None = None
+
+
 class ScheduleConfig(_Frozen):
     deployment: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     cron: str = Field(pattern=r"^\S+( \S+){4}$")
@@ -331,6 +355,7 @@ class Config(_Frozen):
     schedule: ScheduleConfig
     monitor: MonitorConfig
     compare: CompareConfig = CompareConfig()
+    shared: SharedConfig = SharedConfig()
     root: Path = Path(".")  # folder of the params file; not a key of params.yaml
 
     @model_validator(mode="after")

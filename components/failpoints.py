@@ -7,6 +7,9 @@ benchmarks/fault_campaign.py and tests/flows/test_kills.py). Unset, `hit` costs 
 lookup. Places: `<step>:before` / `<step>:after` around each daily step (flows/steps.py
 `timed`), and `atomic:rename<suffix>` (`atomic:rename.pt`, `.json`, `.html`) after a
 temporary file is written, before it replaces the target (components/atomic.py).
+
+`place=stop` stops the process there instead (SIGSTOP): it stays alive holding what it
+holds (the run lock, its connections) until a test kills or continues it.
 """
 
 from __future__ import annotations
@@ -19,5 +22,9 @@ ENV = "MTMS_FAILPOINTS"
 
 def hit(place: str) -> None:
     armed = os.environ.get(ENV)
-    if armed and place in armed.split(","):
-        os.kill(os.getpid(), signal.SIGKILL)
+    if not armed:
+        return
+    for item in armed.split(","):
+        name, _, action = item.partition("=")
+        if name == place:
+            os.kill(os.getpid(), signal.SIGSTOP if action == "stop" else signal.SIGKILL)

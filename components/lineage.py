@@ -15,8 +15,10 @@ from components.registry import DataInput
 
 
 def params_hash(cfg: Config) -> str:
-    """sha256 of the whole config (not the file: comments and key order do not count)."""
-    return hashlib.sha256(cfg.model_dump_json(exclude={"root"}).encode()).hexdigest()[:16]
+    """sha256 of the config (not the file: comments and key order do not count), less where
+    its stores are: hosts sharing them train the same model under the same hash."""
+    dumped = cfg.model_dump_json(exclude={"root", "shared"})
+    return hashlib.sha256(dumped.encode()).hexdigest()[:16]
 
 
 def git_commit(cfg: Config) -> str:

@@ -57,6 +57,19 @@ GATE = {
 }
 
 
+TINY = {  # tiny days (3,000 rows) promote: CTR of the two big scenes, wide margins
+    "gate": {
+        "focus": [
+            {"scene": s, "task": "ctr", "auc_floor": 0.5, "min_rows": 300, "max_auc_drop": 0.2}
+            for s in ("feed", "search")
+        ],
+        "calibration_band": [0.1, 10.0],
+    },
+    "validation": {"min_rows": 500, "min_scene_rows": 100, "min_scene_clicks": 10},
+    "model": {"embedding_dim": 4, "tower": [8], "ranking": [8]},
+}
+
+
 def merge(base: dict, overrides: dict) -> dict:
     out = dict(base)
     for key, value in overrides.items():
@@ -132,6 +145,20 @@ def aliccp_workspace(root: Path, days: list[dt.date], rows: int = 200) -> Config
         cols |= {"click": rng.integers(0, 2, rows), "conversion": np.zeros(rows)}
         write_partition(cfg.path("raw"), day, pa.table(cols, schema=ALICCP.schema()))
     return cfg
+
+
+def mtms_command(params: Path, *args: str, failpoint: str = "") -> dict:
+    """Popen keywords of the `mtms` CLI on a workspace, as a user runs it: no test Prefect
+    API or home in its environment (the workspace's params decide), failpoints armed."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
+    env |= {"MTMS_FAILPOINTS": failpoint, "GX_ANALYTICS_ENABLED": "False"}
+    cmd = [str(Path(sys.executable).parent / "mtms"), "--params", str(params), *args]
+    return {"args": cmd, "env": env, "cwd": params.parent, "text": True}
+
+
+def mtms(params: Path, *args: str, failpoint: str = "") -> subprocess.CompletedProcess:
+    """Run the `mtms` CLI to its end (mtms_command); its output captured."""
+    return subprocess.run(**mtms_command(params, *args, failpoint=failpoint), capture_output=True)
 
 
 def sleeper(path: str) -> None:

@@ -128,6 +128,14 @@ INF, NAN = math.inf, math.nan
             "paths.dashboards: 'runs': must be a folder apart from paths.runs",
         ),
         (
+            edit("shared", database="mysql://db/mtms"),
+            "shared.database: 'mysql://db/mtms': must be a PostgreSQL URL",
+        ),
+        (
+            edit("shared", prefect_api="http://prefect:4200"),
+            "shared.prefect_api: 'http://prefect:4200': must be a Prefect server's API URL",
+        ),
+        (
             edit("simulator", n_userz=5),
             "unknown key 'simulator.n_userz' (did you mean 'simulator.n_users'?)",
         ),

@@ -57,6 +57,14 @@ def test_params_hash_ignores_comments_key_order_and_root(tmp_path):
     assert params_hash(same) == params_hash(cfg)
 
 
+def test_params_hash_is_the_same_on_every_host_of_a_pipeline(tmp_path):
+    """Where the stores are is not what was trained: a host on the shared database finds
+    the version another host registered (an interrupted run's, reused, not retrained)."""
+    alone = write_params(tmp_path / "a")
+    shared = {"database": "postgresql://mtms@db/mtms", "prefect_api": "http://p:4200/api"}
+    assert params_hash(write_params(tmp_path / "b", {"shared": shared})) == params_hash(alone)
+
+
 def test_params_hash_changes_with_a_hyperparameter(tmp_path):
     base = params_hash(write_params(tmp_path / "a"))
     lr = write_params(tmp_path / "b", {"train": {"lr_network": 0.003}})

@@ -9,9 +9,6 @@ registering before the alias moves.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,28 +16,9 @@ import pytest
 from components import atomic, doctor, runs
 from components.config import load
 from components.registry.mlflow_registry import Registry
-from tests.helpers import write_params
+from tests.helpers import TINY, mtms, write_params
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.slow]
-
-LOOSE = {  # tiny days promote: CTR of the two big scenes, wide margins
-    "gate": {
-        "focus": [
-            {"scene": s, "task": "ctr", "auc_floor": 0.5, "min_rows": 300, "max_auc_drop": 0.2}
-            for s in ("feed", "search")
-        ],
-        "calibration_band": [0.1, 10.0],
-    },
-    "validation": {"min_rows": 500, "min_scene_rows": 100, "min_scene_clicks": 10},
-    "model": {"embedding_dim": 4, "tower": [8], "ranking": [8]},
-}
-
-
-def mtms(params: Path, *args: str, failpoint: str = "") -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
-    env |= {"MTMS_FAILPOINTS": failpoint, "GX_ANALYTICS_ENABLED": "False"}
-    cmd = [str(Path(sys.executable).parent / "mtms"), "--params", str(params), *args]
-    return subprocess.run(cmd, env=env, cwd=params.parent, capture_output=True, text=True)
 
 
 def alive_in(root: Path) -> list[int]:
@@ -59,7 +37,7 @@ def alive_in(root: Path) -> list[int]:
 def test_kills_mid_bundle_write_and_before_the_alias_move_leave_nothing_behind(tmp_path):
     from components.data.simulator import simulate
 
-    cfg = write_params(tmp_path / "ws", LOOSE)
+    cfg = write_params(tmp_path / "ws", TINY)
     params = cfg.root / "params.yaml"
     sim = cfg.simulator.model_copy(update={"rows_per_day": 3000})
     simulate(sim, cfg.seed, cfg.path("raw"), cfg.simulator.start, 3)
