@@ -219,6 +219,21 @@ class PostgresRuns:
         finally:
             conn.close()  # ending the session frees the advisory lock
 
+    def holds(self) -> bool:
+        """Whether this process still holds the lock: its session is alive and granted it."""
+        if self._held is None:
+            return False
+        try:
+            with self._guard, self._held.cursor() as cur:
+                cur.execute(
+                    "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND "
+                    "locktype = 'advisory' AND classid = %s AND objid = %s AND granted",
+                    (LOCK_CLASS, self.key),
+                )
+                return cur.fetchone()[0] == 1
+        except _psycopg2().Error:
+            return False
+
     def _holder(self, cur: Any) -> str:
         cur.execute(
             "SELECT l.pid, r.holder, r.since FROM pg_locks l LEFT JOIN mtms_run_lock r "

@@ -165,6 +165,17 @@ def lock(cfg: Config, holder: str) -> Iterator[None]:
         os.close(fd)  # closing the last descriptor releases the flock
 
 
+def check_held(cfg: Config) -> None:
+    """Raise RunLockedError unless this process still holds the pipeline's lock. A flock
+    cannot be lost while its process lives; PostgreSQL's goes with its connection (a
+    network cut, a restarted database), and then another host may be running the day."""
+    if (db := _shared(cfg)) is not None and not db.holds():
+        raise RunLockedError(
+            f"lost the run lock of {db.pipeline} (its connection to the database ended): "
+            "stopped before moving an alias; rerun the day"
+        )
+
+
 def _holder(folder: Path) -> str:
     try:
         return (folder / LOCK_FILE).read_text().strip() or "unknown"

@@ -178,6 +178,7 @@ def judge(
         before = int(version.tags["replaced"]) if version.tags.get("replaced") else None
     if decision.passed:
         steps.starting(f"promote v{version.number}")
+        runs.check_held(cfg)  # several hosts: never move the alias on a lock that is gone
         steps.promote(registry, version)
     done = replace(
         judged,

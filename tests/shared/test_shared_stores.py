@@ -190,13 +190,16 @@ def test_a_record_is_not_written_by_a_holder_whose_lock_is_gone(stores):
     ends (here: terminated by the server, as a network cut ends it), so does the lock, and
     the holder's record is refused instead of written beside another host's."""
     db = store(stores.database("mtms"), "fenced")
+    assert not db.holds()
     with db.lock("day 2026-01-06"):
+        assert db.holds()
         query(
             stores.database("postgres"),
             "SELECT pg_terminate_backend(pid) FROM pg_locks "
             "WHERE locktype = 'advisory' AND objid = %s AND granted",
             (db.key,),
         )
+        assert not db.holds()  # the daily flow checks this before it moves an alias
         with pytest.raises(SharedStoreError, match="the run lock went with the connection"):
             db.save(DAYS[1], "promoted", "{}")
     assert db.load(DAYS[1]) is None
