@@ -7,33 +7,16 @@ any sane run, so a typo (an extra zero, swapped band ends) fails here, not hours
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import itertools
 import json
 import re
-import reprlib
-import types
 from pathlib import Path
-from typing import Annotated, Literal, Union, get_args, get_origin
+from typing import Annotated, Literal
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-MAX_PARAMS_BYTES = 1 << 20  # params.yaml is ~10 KB
-MAX_DEPTH = 16  # nesting of YAML collections; params.yaml's deepest is 4
-MAX_PROBLEMS_CHARS = 150  # an error line lists problems up to this length, then "and N more"
-
-
-class ConfigError(ValueError):
-    """A params file that cannot be used; the message is one line naming the key."""
-
-
-class _Problem(ValueError):
-    """A cross-field check's failure: key (below the model checked), value, what is allowed."""
-
-    def __init__(self, key: str, value: object, allowed: str) -> None:
-        super().__init__(f"{key}: {value!r}: {allowed}")
-        self.key, self.value, self.allowed = key, value, allowed
+from components.config_errors import ConfigError, ConfigProblem, one_line
+from components.safe_yaml import read_yaml
 
 
 def _probability_band(band: tuple[float, float]) -> tuple[float, float]:
@@ -106,10 +89,12 @@ class DataConfig(_Frozen):
     @model_validator(mode="after")
     def _check(self) -> DataConfig:
         if self.dataset == "custom" and self.contract is None:
-            raise _Problem("contract", None, "required with dataset custom: a contract YAML path")
+            raise ConfigProblem(
+                "contract", None, "required with dataset custom: a contract YAML path"
+            )
         if self.dataset != "custom" and self.contract is not None:
             allowed = f"only read with dataset custom (dataset is {self.dataset}): set it or null"
-            raise _Problem("contract", str(self.contract), allowed)
+            raise ConfigProblem("contract", str(self.contract), allowed)
         return self
 
 
@@ -165,9 +150,11 @@ class SimulatorConfig(_Frozen):
     def _check(self) -> SimulatorConfig:
         names = [s.name for s in self.scenes]
         if len(set(names)) != len(names):
-            raise _Problem("scenes", names, "must be unique scene names")
+            raise ConfigProblem("scenes", names, "must be unique scene names")
         if self.days > self.horizon_days:
-            raise _Problem("days", self.days, f"must be at most horizon_days ({self.horizon_days})")
+            raise ConfigProblem(
+                "days", self.days, f"must be at most horizon_days ({self.horizon_days})"
+            )
         return self
 
     def day_index(self, day: dt.date) -> int:
@@ -220,11 +207,11 @@ class ModelConfig(_Frozen):
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
         if len(set(self.scenes)) != len(self.scenes):
-            raise _Problem("scenes", list(self.scenes), "must be unique scene names")
+            raise ConfigProblem("scenes", list(self.scenes), "must be unique scene names")
         for key in ("mtms_losses", "mtms_finetune_losses"):
             terms = getattr(self, key)
             if not terms or len(set(terms)) != len(terms):
-                raise _Problem(key, list(terms), "must be distinct terms of [ctr, cvr, ctcvr]")
+                raise ConfigProblem(key, list(terms), "must be distinct terms of [ctr, cvr, ctcvr]")
         return self
 
 
@@ -262,7 +249,7 @@ class GateConfig(_Frozen):
     def _check(self) -> GateConfig:
         keys = [(f.scene, f.task) for f in self.focus]
         if len(set(keys)) != len(keys):
-            raise _Problem("focus", keys, "must be unique (scene, task) pairs")
+            raise ConfigProblem("focus", keys, "must be unique (scene, task) pairs")
         return self
 
 
@@ -336,9 +323,9 @@ class CompareConfig(_Frozen):
     @model_validator(mode="after")
     def _check(self) -> CompareConfig:
         if "mtms" not in self.models:
-            raise _Problem("models", list(self.models), "must include mtms (the reference)")
+            raise ConfigProblem("models", list(self.models), "must include mtms (the reference)")
         if self.last_days >= self.days:
-            raise _Problem("last_days", self.last_days, f"must be below days ({self.days})")
+            raise ConfigProblem("last_days", self.last_days, f"must be below days ({self.days})")
         return self
 
 
@@ -363,14 +350,14 @@ class Config(_Frozen):
         for i, focus in enumerate(self.gate.focus):
             if focus.scene not in self.model.scenes:
                 allowed = f"must be one of model.scenes ({', '.join(self.model.scenes)})"
-                raise _Problem(f"gate.focus[{i}].scene", focus.scene, allowed)
+                raise ConfigProblem(f"gate.focus[{i}].scene", focus.scene, allowed)
         # Quarantine moves folders out of raw, clean-workspace deletes them: two workspace
         # paths that coincide or nest would move or delete each other's files.
         where = {name: (self.root / path).resolve() for name, path in self.paths}
         for (a, path_a), (b, path_b) in itertools.combinations(where.items(), 2):
             if path_a == path_b or path_a in path_b.parents or path_b in path_a.parents:
                 allowed = f"must be a folder apart from paths.{a} ({str(getattr(self.paths, a))!r})"
-                raise _Problem(f"paths.{b}", str(getattr(self.paths, b)), allowed)
+                raise ConfigProblem(f"paths.{b}", str(getattr(self.paths, b)), allowed)
         return self
 
     def contract_path(self) -> Path | None:
@@ -387,91 +374,6 @@ class Config(_Frozen):
         return (self.root / getattr(self.paths, name)).resolve()
 
 
-_REPR = reprlib.Repr()
-_REPR.maxdict, _REPR.maxlist, _REPR.maxtuple, _REPR.maxlevel = 0, 6, 6, 2
-_REPR.maxstring = _REPR.maxlong = _REPR.maxother = 40
-
-
-def _field(loc: tuple) -> tuple[object, list]:
-    """The type at `loc` below Config and its constraints (tuple items and Optional unwrapped)."""
-    tp: object = Config
-    meta: list = []
-    for part in loc:
-        if isinstance(tp, type) and issubclass(tp, BaseModel) and part in tp.model_fields:
-            info = tp.model_fields[part]
-            tp, meta = info.annotation, list(info.metadata)
-        elif isinstance(part, int) and get_origin(tp) is tuple:
-            args = get_args(tp)
-            tp, meta = args[0] if args[-1] is Ellipsis else args[min(part, len(args) - 1)], []
-        else:
-            return None, []
-        if get_origin(tp) is Annotated:
-            tp, *extra = get_args(tp)
-            meta = [m for e in extra for m in getattr(e, "metadata", [e])]
-        if get_origin(tp) in (Union, types.UnionType):
-            tp = next(a for a in get_args(tp) if a is not type(None))
-    return tp, meta
-
-
-def _range(tp: object, meta: list) -> str:
-    """What a numeric field allows, e.g. 'an integer in [1, 1024]', 'a finite number > 0'."""
-    bound = {k: getattr(m, k) for m in meta for k in ("gt", "ge", "lt", "le") if hasattr(m, k)}
-    kind = "an integer" if tp is int else "a finite number"
-    low = f"[{bound['ge']}" if "ge" in bound else f"({bound['gt']}" if "gt" in bound else ""
-    high = f"{bound['le']}]" if "le" in bound else f"{bound['lt']})" if "lt" in bound else ""
-    if low and high:
-        return f"{kind} in {low}, {high}"
-    if low:
-        return f"{kind} {'>=' if low[0] == '[' else '>'} {low[1:]}"
-    if high:
-        return f"{kind} {'<=' if high[-1] == ']' else '<'} {high[:-1]}"
-    return kind
-
-
-def _key(loc: tuple) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-
-
-def _problem(error: dict) -> str:
-    """One `key: value: what is allowed` for a pydantic error."""
-    loc, cause = error["loc"], error.get("ctx", {}).get("error")
-    if isinstance(cause, _Problem):
-        key = ".".join(filter(None, (_key(loc), cause.key)))
-        return f"{key}: {_REPR.repr(cause.value)}: {cause.allowed}"
-    key = _key(loc) or "(top level)"
-    if error["type"] == "extra_forbidden":
-        parent, _ = _field(loc[:-1])
-        names = [n for n in getattr(parent, "model_fields", {}) if n != "root"]
-        close = difflib.get_close_matches(str(loc[-1]), names, n=1)
-        hint = f" (did you mean '{_key((*loc[:-1], close[0]))}'?)" if close else ""
-        return f"unknown key '{key}'{hint}"
-    if error["type"] == "missing":
-        return f"{key}: missing: required"
-    tp, meta = _field(loc)
-    if tp in (int, float):
-        allowed = f"must be {_range(tp, meta)}"
-    else:
-        allowed = re.sub(r"^\w+ should", "must", error["msg"].removeprefix("Value error, "))
-        allowed = allowed.replace("must be an object", "must be a mapping")
-        if error["type"] == "string_type" and isinstance(error["input"], int | float):
-            allowed += " (YAML read it as a number: quote it)"  # 301_1 is the integer 3011
-    return f"{key}: {_REPR.repr(error['input'])}: {allowed}"
-
-
-def _one_line(err: ValidationError, source: str) -> str:
-    errors = err.errors(include_url=False)
-    # A tuple's own error ("at least 1 item after validation") repeats its items' errors
-    inner = {e["loc"][:n] for e in errors for n in range(len(e["loc"]))}
-    problems = [_problem(e) for e in errors if e["loc"] not in inner]
-    shown = problems[:1]  # the first in full; then as many as keep the line short
-    for problem in problems[1:]:
-        if len("; ".join([*shown, problem])) > MAX_PROBLEMS_CHARS:
-            break
-        shown.append(problem)
-    more = f"; and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
-    return f"{source}: {'; '.join(shown)}{more}"
-
-
 def parse(raw: dict, root: Path, source: str = "params") -> Config:
     """Validate a params mapping; JSON mode so YAML lists and dates are read strictly."""
     if not isinstance(raw, dict):
@@ -485,7 +387,7 @@ def parse(raw: dict, root: Path, source: str = "params") -> Config:
     try:
         return Config.model_validate_json(text)
     except ValidationError as err:
-        raise ConfigError(_one_line(err, source)) from None
+        raise ConfigError(one_line(err, source, Config)) from None
 
 
 def with_compare(cfg: Config, overrides: dict) -> Config:
@@ -495,61 +397,8 @@ def with_compare(cfg: Config, overrides: dict) -> Config:
     try:
         section = CompareConfig.model_validate({**cfg.compare.model_dump(), **overrides})
     except ValidationError as err:
-        raise ConfigError(_one_line(err, "compare")) from None
+        raise ConfigError(one_line(err, "compare", Config)) from None
     return cfg.model_copy(update={"compare": section})
-
-
-def _refusal(text: str, loader: type) -> str | None:
-    """Why the YAML must not be constructed: an alias (a "billion laughs" expands them
-    without bound downstream; params.yaml uses none), nesting far deeper than params, or a
-    key given twice in one mapping (YAML keeps the last silently: a setting would vanish)."""
-    keys: list[tuple[set, list] | None] = []  # per open collection: a mapping's keys, next-is-key
-    for event in yaml.parse(text, Loader=loader):
-        line = event.start_mark.line + 1
-        if isinstance(event, yaml.AliasEvent):
-            return f"line {line}: YAML alias *{event.anchor}: aliases are not allowed"
-        if isinstance(event, yaml.NodeEvent) and keys and keys[-1] is not None:
-            seen, is_key = keys[-1]
-            if is_key[0] and isinstance(event, yaml.ScalarEvent):
-                if event.value in seen:
-                    return f"line {line}: key {event.value!r} given twice: each key once"
-                seen.add(event.value)
-            is_key[0] = not is_key[0]
-        if isinstance(event, yaml.CollectionStartEvent):
-            keys.append((set(), [True]) if isinstance(event, yaml.MappingStartEvent) else None)
-        elif isinstance(event, yaml.CollectionEndEvent):
-            keys.pop()
-        if len(keys) > MAX_DEPTH:
-            return f"line {line}: nested deeper than {MAX_DEPTH} levels"
-    return None
-
-
-def read_yaml(path: Path, what: str = "params file") -> object:
-    """Safe YAML of a small file, checked event by event before anything is built."""
-    try:
-        with path.open("rb") as file:
-            data = file.read(MAX_PARAMS_BYTES + 1)
-        text = data.decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such {what}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read the {what} ({err})") from None
-    if len(data) > MAX_PARAMS_BYTES:
-        raise ConfigError(f"{path}: over {MAX_PARAMS_BYTES >> 20} MiB: too large for a {what}")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        refusal = _refusal(text, loader)
-        if refusal is None:
-            return yaml.load(text, Loader=loader)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        if isinstance(err, yaml.constructor.ConstructorError):  # !!python/object and the like
-            raise ConfigError(f"{path}: unsafe YAML tag{where}: plain YAML only") from None
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
-    except ValueError as err:  # e.g. an integer of more than 4300 digits
-        raise ConfigError(f"{path}: unreadable value ({err})") from None
-    raise ConfigError(f"{path}: {refusal}")
 
 
 def load(path: str | Path = "params.yaml") -> Config:

@@ -21,8 +21,9 @@ import math
 import re
 from pathlib import Path
 
-from components.config import ConfigError, read_yaml
+from components.config import ConfigError
 from components.data.contract import CONTRACTS, Column, Contract, Role
+from components.safe_yaml import read_yaml
 
 # role -> (contract role, default dtype, dtypes allowed); user is a sparse id GAUC groups by
 _IDS = ("int64", "int32", "int8")
