@@ -377,7 +377,7 @@ def failed_step(err: BaseException) -> str:
 
 
 @task(**IO)
-def save(cfg: Config, record: DayRecord) -> Path:
+def save(cfg: Config, record: DayRecord) -> str:
     with timed("save"):  # after the record's timings: only for failpoints
         return runs.save_record(cfg, record)
 

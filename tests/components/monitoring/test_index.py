@@ -452,7 +452,9 @@ def test_the_as_of_line_names_the_newest_record_and_its_data_version(shifted, tm
 
 def test_records_written_before_the_flow_run_and_lineage_fields_still_load(tmp_path):
     cfg = write_params(tmp_path / "ws")
-    path = runs.save_record(cfg, label_shift_day(cfg))
+    record = label_shift_day(cfg)
+    runs.save_record(cfg, record)
+    path = runs.record_path(cfg, record.day)
     body = json.loads(path.read_text())
     assert body["flow_run"] == FLOW_RUN and body["lineage"] == LINEAGE
     del body["flow_run"], body["lineage"]
