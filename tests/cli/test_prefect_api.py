@@ -102,9 +102,15 @@ def answers(url: str, body: dict | None = None) -> object:
         return None
 
 
-def flow_running(proc: subprocess.Popen, api: str) -> None:
-    """Until the daily flow run is RUNNING: a kill now interrupts it in the middle."""
-    running = {"flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}}
+def flow_running(proc: subprocess.Popen, api: str, since: dt.datetime) -> None:
+    """Until the daily flow run `proc` started is RUNNING: a kill now interrupts it in the
+    middle. Runs that started before `since` do not count: the workspace's Prefect database
+    keeps the run an earlier test killed, RUNNING forever, and a signal sent on seeing it
+    would land while `proc` is still starting up."""
+    after = since.isoformat()
+    running = {
+        "flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}, "start_time": {"after_": after}}
+    }
     deadline = time.monotonic() + UP_S
     while not answers(f"{api}/flow_runs/filter", running):
         assert proc.poll() is None and time.monotonic() < deadline, "the flow never ran"
@@ -148,9 +154,10 @@ def test_kill_9_takes_the_api_with_it(ws):
 
 
 def test_sigterm_mid_flow_exits_143_and_stops_the_api(ws):
+    since = dt.datetime.now(dt.timezone.utc)
     proc = mtms(ws, "run", "--day", str(DAY1))
     child, api = api_child(proc)
-    flow_running(proc, api)
+    flow_running(proc, api, since)
     proc.terminate()
     proc.wait(120)  # the step in progress ends at its next bytecode
     _, err = output(ws)
