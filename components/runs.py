@@ -15,7 +15,7 @@ import fcntl
 import os
 import typing
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -136,13 +136,14 @@ def lock(cfg: Config, holder: str) -> Iterator[None]:
     if (db := _shared(cfg)) is not None:
         from components.postgres_runs import LockHeldError
 
-        try:
-            with db.lock(holder):
-                yield
-        except LockHeldError as err:
-            raise RunLockedError(
-                f"another mtms run holds the lock: {err}; wait for it to finish"
-            ) from None
+        with ExitStack() as held:  # only taking the lock is translated, not the block's errors
+            try:
+                held.enter_context(db.lock(holder))
+            except LockHeldError as err:
+                raise RunLockedError(
+                    f"another mtms run holds the lock: {err}; wait for it to finish"
+                ) from None
+            yield
         return
     folder = cfg.path("runs")
     folder.mkdir(parents=True, exist_ok=True)

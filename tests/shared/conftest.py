@@ -44,6 +44,9 @@ class Stores:
     def database(self, name: str) -> str:
         return f"{self.pg}/{name}"
 
+    def s3_client(self):
+        return s3_client(self.s3)
+
     def s3_env(self) -> dict[str, str]:
         """What an S3 client (boto3, dvc-s3, the MLflow server) needs to reach the bucket."""
         return {**S3_KEYS, "AWS_ENDPOINT_URL": self.s3, "MLFLOW_S3_ENDPOINT_URL": self.s3}
@@ -179,8 +182,6 @@ def _postgres(root: Path, logs: Path, running: list) -> str:
 
 
 def _s3(logs: Path, running: list) -> str:
-    import boto3
-
     port = free_port()
     log = logs / "s3.log"
     running.append(
@@ -190,18 +191,23 @@ def _s3(logs: Path, running: list) -> str:
         )
     )
     url = f"http://127.0.0.1:{port}"
-    client = boto3.client("s3", endpoint_url=url, **_keys())
+    client = s3_client(url)
     wait_for(lambda: client.list_buckets() is not None, "the S3 server", log)
     client.create_bucket(Bucket=BUCKET)
     return url
 
 
-def _keys() -> dict[str, str]:
-    return {
-        "aws_access_key_id": S3_KEYS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": S3_KEYS["AWS_SECRET_ACCESS_KEY"],
-        "region_name": S3_KEYS["AWS_DEFAULT_REGION"],
-    }
+def s3_client(url: str):
+    """A boto3 S3 client of the test server, with its test keys."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=url,
+        aws_access_key_id=S3_KEYS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_KEYS["AWS_SECRET_ACCESS_KEY"],
+        region_name=S3_KEYS["AWS_DEFAULT_REGION"],
+    )
 
 
 def _mlflow(pg: str, env: dict, logs: Path, running: list) -> str:

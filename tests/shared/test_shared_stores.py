@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import boto3
 import psycopg2
 import pytest
 
@@ -97,13 +96,7 @@ def test_a_backfill_runs_on_mlflow_and_prefect_servers_on_postgres_with_artifact
         stores.database("mlflow"), "SELECT version FROM model_versions WHERE name = 'backfill'"
     )
     assert len(versions) == len(registry.versions()) >= 1
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=stores.s3,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = stores.s3_client()
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="mtms", Prefix="mlflow/")["Contents"]]
     bundles = [k for k in keys if k.endswith(".pt")]
     assert len(bundles) >= len(versions), keys
@@ -247,13 +240,7 @@ def test_dvc_push_and_pull_round_trip_through_s3(make_dvc_workspace, stores):
     pulled = dvc("pull")
     assert pulled.returncode == 0, pulled.stderr[-2000:]
     assert (raw / "part-0.parquet").read_bytes() == before
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=stores.s3,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = stores.s3_client()
     assert s3.list_objects_v2(Bucket="mtms", Prefix="dvc/")["KeyCount"] >= 2  # file + dir listing
 
 
