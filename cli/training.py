@@ -16,6 +16,7 @@ from components.data.partitions import PartitionError, list_days, parse_day, rea
 from components.evaluation.evaluate import check_unseen
 from components.evaluation.evaluate import evaluate as evaluate_bundle
 from components.models import bundle as bundles
+from components.training import distributed
 from components.training.chain import TrainedDay, train_chain
 from components.training.loop import set_threads
 
@@ -33,6 +34,16 @@ def parse_days(text: str, available: list[dt.date]) -> list[dt.date]:
 
 
 def train(console: Console, cfg: Config, name: str, days: str, warm: Path | None) -> int:
+    """Under torchrun every rank runs this; rank 0 alone prints and writes the bundles."""
+    if distributed.start() and distributed.rank() != 0:
+        console = Console(quiet=True)
+    try:
+        return _train(console, cfg, name, days, warm)
+    finally:
+        distributed.stop()
+
+
+def _train(console: Console, cfg: Config, name: str, days: str, warm: Path | None) -> int:
     set_threads(cfg.train)
     chosen = parse_days(days, list_days(cfg.path("raw")))
     previous = bundles.load(warm) if warm else None

@@ -30,6 +30,7 @@ from components.features.encoding import Encoder
 from components.models import bundle as bundles
 from components.models.base import RankingModel
 from components.models.bundle import Bundle
+from components.training import distributed
 from components.training.calibration import MapFit, calibrate, split_holdout
 from components.training.loop import OnStep, StageResult, fit
 from components.training.warm_start import WarmStart, architecture_changes, describe, warm_start
@@ -110,7 +111,7 @@ def train_day(
         _check_parent(cfg, name, day, previous)
     encoder, config = _start_from(cfg, previous)
     start = time.perf_counter()
-    blocks = _encode_window(cfg, encoder, days, previous)
+    encoder, blocks = _encode_window(cfg, encoder, days, previous)
     late = _parents_holdout(cfg, encoder, days, previous)
     encode_seconds = time.perf_counter() - start
     seed = day_seed(cfg.seed, day, name)
@@ -135,7 +136,8 @@ def train_day(
     }
     trained = Bundle(name, config, encoder, model, meta)
     path = bundle_path(cfg, name, day, models)
-    trained.meta["checksum"] = bundles.save(trained, path)
+    saved = bundles.save(trained, path) if distributed.rank() == 0 else None  # one writer
+    trained.meta["checksum"] = distributed.broadcast(saved)  # the others wait for it
     result = TrainedDay(day, days, len(data), path, stages, warm, encode_seconds, tuple(fits))
     return trained, result
 
@@ -211,15 +213,18 @@ def _check_parent(cfg: Config, name: str, day: dt.date, previous: Bundle) -> Non
 
 def _encode_window(
     cfg: Config, encoder: Encoder, days: list[dt.date], previous: Bundle | None
-) -> list[Batch]:
-    """Grow the vocabularies with the window's new days, then encode every row: one block
-    per day, oldest first. Days are streamed from disk in chunks, twice (count, encode),
-    so memory holds the encoded tensors, not the tables."""
+) -> tuple[Encoder, list[Batch]]:
+    """Grow the vocabularies with the window's new days, then encode every row: the
+    encoder, and one block per day, oldest first. Days are streamed from disk in chunks,
+    twice (count, encode), so memory holds the encoded tensors, not the tables. Under
+    torchrun, rank 0 fits and every rank gets its encoder: the ids are the same on all."""
     rows = lambda d: stream_partition(cfg.path("raw"), d, CHUNK_ROWS)  # noqa: E731
-    for d in days:  # days already in yesterday's window are counted already
-        if previous is None or d.isoformat() > previous.meta.get("day", ""):
-            encoder.fit(rows(d))
-    return [encoder.encode(rows(d))[0] for d in days]
+    if distributed.rank() == 0:
+        for d in days:  # days already in yesterday's window are counted already
+            if previous is None or d.isoformat() > previous.meta.get("day", ""):
+                encoder.fit(rows(d))
+    encoder = distributed.broadcast(encoder)
+    return encoder, [encoder.encode(rows(d))[0] for d in days]
 
 
 def _warm_start(model, previous: Bundle) -> WarmStart:

@@ -20,6 +20,7 @@ from torch import Tensor
 from components.config import TrainConfig
 from components.features.batch import Batch
 from components.models.base import RankingModel, Stage
+from components.training import distributed
 from components.training.losses import multitask_loss
 
 OnStep = Callable[[str, int, int], None]  # (stage, rows done, rows in the stage)
@@ -63,8 +64,10 @@ def batch_plan(
 
 
 def set_threads(cfg: TrainConfig) -> None:
-    """torch's intra-op threads for training: train.threads, 0 = one per CPU core."""
-    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+    """torch's intra-op threads for training: train.threads, 0 = one per CPU core (under
+    torchrun: the cores shared among the host's ranks)."""
+    ranks = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // ranks))
 
 
 def make_optimizer(stage: Stage, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -102,13 +105,14 @@ def run_stage(
     total, steps, rows, t0 = torch.zeros(()), 0, 0, time.perf_counter()
     terms = stage.losses or model.losses
     with _only_training(model, stage):
+        forward = distributed.wrap(model, stage.forward)  # as is, outside torchrun
         for _ in range(cfg.epochs):
             order, plan = batch_plan(data, cfg.batch_size, stage.per_scene, generator)
             for start, stop, scene in plan:
                 # one gather per batch, not a shuffled copy of the window: a big day's
-                # tensors are in memory once
-                batch = data.take(order[start:stop], scene)
-                loss = multitask_loss(stage.forward(batch), batch, terms)
+                # tensors are in memory once (under torchrun: this rank's share of it)
+                batch = data.take(distributed.shard(order[start:stop]), scene)
+                loss = multitask_loss(forward(batch), batch, terms)
                 # set_to_none: a parameter the batch did not reach (another scene's
                 # component) gets no gradient, so Adam leaves it exactly as it is
                 optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,96 @@
+"""Data-parallel training under torchrun: one process per rank, PyTorch's DDP.
+
+`torchrun --standalone --nproc_per_node=N -m cli.main train ...` starts N copies of the
+command. Each finds its rank in the environment torchrun sets (RANK, WORLD_SIZE, ...) and
+joins the process group (`start`: gloo on CPU, nccl when CUDA is there). Then, in
+components.training:
+
+- rank 0 fits the vocabularies and broadcasts the encoder (`broadcast`): every rank
+  encodes the window with the same ids;
+- every rank builds the same model (same seed) and walks the same batch plan (same
+  generator); a rank trains on its interleaved share of each batch (`shard`), and DDP
+  averages the gradients (`wrap`), so every replica takes the same optimizer step;
+- rank 0 writes the bundle; the others wait for it (`barrier`).
+
+Outside torchrun (WORLD_SIZE unset or 1) every function here is the identity.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+
+def start() -> bool:
+    """Join the process group when torchrun started this process; whether it is parallel."""
+    if active():
+        return True
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return True
+
+
+def stop() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def active() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def rank() -> int:
+    return dist.get_rank() if active() else 0
+
+
+def world() -> int:
+    return dist.get_world_size() if active() else 1
+
+
+def shard(rows: Tensor) -> Tensor:
+    """This rank's share of a batch's rows (every `world`-th row). A batch smaller than the
+    world goes whole to every rank: each rank must take part in every step."""
+    n = world()
+    return rows if n == 1 or len(rows) < n else rows[rank() :: n]
+
+
+def broadcast(obj: Any) -> Any:
+    """Rank 0's `obj` on every rank (pickled)."""
+    if not active():
+        return obj
+    box = [obj if rank() == 0 else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def barrier() -> None:
+    if active():
+        dist.barrier()
+
+
+class _Forward(nn.Module):
+    """A stage's forward as a module, so DDP sees the model's parameters and hooks them."""
+
+    def __init__(self, model: nn.Module, forward: Callable) -> None:
+        super().__init__()
+        self.model = model
+        self._forward = forward
+
+    def forward(self, batch):  # noqa: D102
+        return self._forward(batch)
+
+
+def wrap(model: nn.Module, forward: Callable) -> Callable:
+    """The stage's forward, under DDP when parallel. Built after the stage has frozen what
+    it does not train (DDP reduces the gradients of trainable parameters only);
+    find_unused_parameters: a scene's batch reaches only that scene's components."""
+    if not active():
+        return forward
+    return DistributedDataParallel(_Forward(model, forward), find_unused_parameters=True)
