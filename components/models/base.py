@@ -4,6 +4,9 @@ A stage names the parameters it trains (embeddings and network, with their own
 learning rates), the forward it trains through, and whether its batches hold one
 scene each. Most models have a single stage; MTMS has two (embedding update, then
 fine-tune on frozen embeddings). The trainer runs any model's stages the same way.
+
+A per-scene stage whose scenes train disjoint parameters says so (`scene_parameters`):
+its scenes can then train apart, each in its own process (components.training.scenes).
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ class Stage:
     network: list[nn.Parameter]  # trained with train.lr_network
     per_scene: bool = False  # batches hold rows of a single scene (batch.scene_id is set)
     losses: tuple[str, ...] | None = None  # loss terms of this stage; None: the model's `losses`
+    # per_scene stages only: the parameters scene i's batches train, none shared with
+    # another scene's (None: scenes share parameters and train together)
+    scene_parameters: Callable[[int], list[nn.Parameter]] | None = None
 
 
 class RankingModel(nn.Module):

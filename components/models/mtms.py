@@ -101,12 +101,19 @@ class MTMS(RankingModel):
         base = self.component_forward(batch)  # the frozen component towers
         return {t: base[t] + self.ranking[f"{s}_{t}"](h).squeeze(1) for t in TASKS}
 
+    def scene_components(self, scene: int) -> list[nn.Parameter]:
+        """What the embedding update trains on scene `scene`'s rows: its tables and towers,
+        no other scene's (so the scenes' updates can run apart and be merged)."""
+        s = self.scenes[scene]
+        parts = {id(m): m for t in TASKS for m in (self.table(s, t), self.towers[f"{s}_{t}"])}
+        return [p for m in parts.values() for p in m.parameters()]
+
     def stages(self) -> list[Stage]:
         tower_params = list(self.towers.parameters())
         ranking_params = list(self.ranking.parameters())
         return [
             Stage("embedding", self.component_forward, self.embedding_parameters(), tower_params,
-                  per_scene=True, losses=self.losses),
+                  per_scene=True, losses=self.losses, scene_parameters=self.scene_components),
             Stage("finetune", self.forward, [], ranking_params, per_scene=True,
                   losses=self.finetune_losses),
         ]  # fmt: skip

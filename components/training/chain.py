@@ -33,6 +33,7 @@ from components.models.bundle import Bundle
 from components.training import distributed
 from components.training.calibration import MapFit, calibrate, split_holdout
 from components.training.loop import OnStep, StageResult, fit
+from components.training.scenes import SceneMap
 from components.training.warm_start import WarmStart, architecture_changes, describe, warm_start
 from components.validation.quarantine import dataset_contract
 
@@ -99,10 +100,12 @@ def train_day(
     previous: Bundle | None,
     on_step: OnStep | None = None,
     models: Path | None = None,
+    scene_map: SceneMap | None = None,
 ) -> tuple[Bundle, TrainedDay]:
     """Train `name` on the window ending at `day`, warm-started from `previous`; saved.
 
-    The bundle goes to `bundle_path` under `models` (default: paths.models).
+    The bundle goes to `bundle_path` under `models` (default: paths.models). `scene_map`:
+    where a stage's scenes train apart, when the model's scenes can (training.scenes).
     """
     days = window(cfg, day)
     if not days:
@@ -121,7 +124,7 @@ def train_day(
         raise NoTrainingRows(f"no rows of scenes {list(encoder.scenes)} to train on for {day}")
     model = bundles.build(name, encoder, config, seed)
     warm = _warm_start(model, previous) if previous else None
-    stages = fit(model, data, cfg.train, seed, on_step)
+    stages = fit(model, data, cfg.train, seed, on_step, scene_map)
     fits = _calibrate(cfg, model, holdout, encoder.scenes)
     meta = {
         "day": day.isoformat(),
@@ -315,11 +318,12 @@ def train_chain(
     previous: Bundle | None = None,
     on_step: OnStep | None = None,
     on_day: Callable[[TrainedDay], None] | None = None,
+    scene_map: SceneMap | None = None,
 ) -> list[TrainedDay]:
     """Train day after day, each warm-started from the one before."""
     out = []
     for day in days:
-        previous, trained = train_day(cfg, name, day, previous, on_step)
+        previous, trained = train_day(cfg, name, day, previous, on_step, scene_map=scene_map)
         out.append(trained)
         if on_day:
             on_day(trained)

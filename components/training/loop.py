@@ -20,7 +20,7 @@ from torch import Tensor
 from components.config import TrainConfig
 from components.features.batch import Batch
 from components.models.base import RankingModel, Stage
-from components.training import distributed
+from components.training import distributed, scenes
 from components.training.losses import multitask_loss
 
 OnStep = Callable[[str, int, int], None]  # (stage, rows done, rows in the stage)
@@ -82,7 +82,7 @@ def make_optimizer(stage: Stage, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 @contextmanager
-def _only_training(model: RankingModel, stage: Stage) -> Iterator[None]:
+def only_training(model: RankingModel, stage: Stage) -> Iterator[None]:
     """Freeze every parameter outside the stage; restore the flags however the stage ends."""
     trained = {id(p) for p in stage.embeddings + stage.network}
     flags = [(p, p.requires_grad) for p in model.parameters()]
@@ -95,6 +95,19 @@ def _only_training(model: RankingModel, stage: Stage) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
+def train_step(
+    forward: Callable, batch: Batch, terms: tuple[str, ...], optimizer: torch.optim.Optimizer
+) -> Tensor:
+    """One optimizer step on one batch; the batch's loss, detached."""
+    loss = multitask_loss(forward(batch), batch, terms)
+    # set_to_none: a parameter the batch did not reach (another scene's component) gets
+    # no gradient, so Adam leaves it exactly as it is
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
 def run_stage(
     model: RankingModel, stage: Stage, data: Batch, cfg: TrainConfig,
     generator: torch.Generator, on_step: OnStep | None = None,
@@ -104,7 +117,7 @@ def run_stage(
     model.train()
     total, steps, rows, t0 = torch.zeros(()), 0, 0, time.perf_counter()
     terms = stage.losses or model.losses
-    with _only_training(model, stage):
+    with only_training(model, stage):
         forward = distributed.wrap(model, stage.forward)  # as is, outside torchrun
         for _ in range(cfg.epochs):
             order, plan = batch_plan(data, cfg.batch_size, stage.per_scene, generator)
@@ -112,13 +125,7 @@ def run_stage(
                 # one gather per batch, not a shuffled copy of the window: a big day's
                 # tensors are in memory once (under torchrun: this rank's share of it)
                 batch = data.take(distributed.shard(order[start:stop]), scene)
-                loss = multitask_loss(forward(batch), batch, terms)
-                # set_to_none: a parameter the batch did not reach (another scene's
-                # component) gets no gradient, so Adam leaves it exactly as it is
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += loss.detach()
+                total += train_step(forward, batch, terms, optimizer)
                 steps, rows = steps + 1, rows + (stop - start)
                 if on_step:
                     on_step(stage.name, rows, len(data) * cfg.epochs)
@@ -127,8 +134,19 @@ def run_stage(
 
 
 def fit(
-    model: RankingModel, data: Batch, cfg: TrainConfig, seed: int, on_step: OnStep | None = None
-) -> list[StageResult]:
-    """Run every stage of the model in order; deterministic for a fixed seed."""
+    model: RankingModel, data: Batch, cfg: TrainConfig, seed: int,
+    on_step: OnStep | None = None, scene_map: scenes.SceneMap | None = None,
+) -> list[StageResult]:  # fmt: skip
+    """Run every stage of the model in order; deterministic for a fixed seed.
+
+    With `scene_map`, a stage whose scenes train disjoint parameters runs as one job per
+    scene through it (components.training.scenes): the same steps, the same result.
+    """
     generator = torch.Generator().manual_seed(seed)
-    return [run_stage(model, s, data, cfg, generator, on_step) for s in model.stages()]
+    results = []
+    for index, stage in enumerate(model.stages()):
+        if scene_map is not None and stage.scene_parameters is not None:
+            results.append(scenes.run_apart(model, index, data, cfg, generator, scene_map))
+        else:
+            results.append(run_stage(model, stage, data, cfg, generator, on_step))
+    return results

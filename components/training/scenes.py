@@ -1,0 +1,131 @@
+"""A stage's scenes trained apart, one job per scene, then merged (MTMS's embedding update).
+
+A per-scene stage whose scenes train disjoint parameters (`Stage.scene_parameters`) can
+run scene by scene instead of interleaved: scene s's parameters only ever change on scene
+s's batches, and Adam keeps its state per parameter, so training each scene alone on its
+own batches, in the order the interleaved plan visits them, takes the very same steps.
+`run_apart` draws that plan from the stage's generator (so the next stage starts from the
+same generator state), builds one `SceneJob` per scene, hands the jobs to a `SceneMap`
+and copies each scene's trained parameters back into the model.
+
+The map decides where jobs run: one after another in this process (`in_process`), or
+one worker process each (flows.scenes: Prefect tasks on a Dask task runner). A job
+carries everything it needs (model, the scene's rows, its batches), so it pickles; jobs
+must not share a model across threads (the stage freezes what it does not train).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from components.config import TrainConfig
+from components.features.batch import Batch
+from components.models.base import RankingModel, Stage
+from components.training import loop
+
+
+@dataclass
+class SceneJob:
+    model: RankingModel
+    stage: int  # index in model.stages()
+    scene: int
+    scene_name: str
+    data: Batch  # the scene's rows of the window
+    batches: list[Tensor]  # each step's rows, as positions in `data`, all epochs in order
+    cfg: TrainConfig
+    threads: int  # torch intra-op threads for the job
+
+
+@dataclass
+class SceneResult:
+    scene: int
+    state: dict[str, Tensor]  # the scene's trained parameters, by name in the model
+    rows: int
+    steps: int
+    loss: float  # summed over the steps
+    seconds: float
+    worker: dict[str, str] = field(default_factory=dict)  # where it ran (pid, host)
+
+
+SceneMap = Callable[[list[SceneJob]], list[SceneResult]]
+
+
+def in_process(jobs: list[SceneJob]) -> list[SceneResult]:
+    """The jobs one after another in this process (tests; the reference for other maps)."""
+    return [run_job(job) for job in jobs]
+
+
+def plan_jobs(
+    model: RankingModel, index: int, data: Batch, cfg: TrainConfig, generator: torch.Generator
+) -> list[SceneJob]:
+    """One job per scene with rows: the interleaved plan's batches of that scene, in order."""
+    steps: dict[int, list[Tensor]] = {}
+    for _ in range(cfg.epochs):
+        order, plan = loop.batch_plan(data, cfg.batch_size, True, generator)
+        for start, stop, scene in plan:
+            steps.setdefault(scene, []).append(order[start:stop])
+    names = getattr(model, "scenes", None)
+    threads = max(1, torch.get_num_threads() // max(1, len(steps)))
+    jobs = []
+    for scene in sorted(steps):
+        rows = (data.scene == scene).nonzero().squeeze(1)  # ascending: positions in `rows`
+        batches = [torch.searchsorted(rows, b) for b in steps[scene]]
+        name = names[scene] if names else str(scene)
+        jobs.append(SceneJob(model, index, scene, name, data.take(rows), batches, cfg, threads))
+    return jobs
+
+
+def run_job(job: SceneJob) -> SceneResult:
+    """Train one scene's parameters on its batches; the trained parameters, by name."""
+    torch.set_num_threads(job.threads)
+    model = job.model
+    stage = model.stages()[job.stage]
+    mine = {id(p) for p in stage.scene_parameters(job.scene)}
+    own = Stage(
+        stage.name, stage.forward,
+        [p for p in stage.embeddings if id(p) in mine],
+        [p for p in stage.network if id(p) in mine],
+        per_scene=True, losses=stage.losses,
+    )  # fmt: skip
+    optimizer = loop.make_optimizer(own, job.cfg)
+    terms = stage.losses or model.losses
+    model.train()
+    total, rows, t0 = torch.zeros(()), 0, time.perf_counter()
+    with loop.only_training(model, own):
+        for index in job.batches:
+            total += loop.train_step(own.forward, job.data.take(index, job.scene), terms, optimizer)
+            rows += len(index)
+    state = {n: p.detach().clone() for n, p in model.named_parameters() if id(p) in mine}
+    where = {"pid": str(os.getpid()), "host": socket.gethostname()}
+    seconds = time.perf_counter() - t0
+    return SceneResult(job.scene, state, rows, len(job.batches), float(total), seconds, where)
+
+
+def run_apart(
+    model: RankingModel, index: int, data: Batch, cfg: TrainConfig,
+    generator: torch.Generator, scene_map: SceneMap,
+) -> loop.StageResult:  # fmt: skip
+    """Stage `index` of `model`, scene by scene through `scene_map`, merged into `model`."""
+    t0 = time.perf_counter()
+    jobs = plan_jobs(model, index, data, cfg, generator)
+    results = scene_map(jobs)
+    if sorted(r.scene for r in results) != [j.scene for j in jobs]:
+        raise RuntimeError(f"the scene map returned scenes {[r.scene for r in results]}, "
+                           f"not one result per job {[j.scene for j in jobs]}")  # fmt: skip
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for result in results:
+            for name, value in result.state.items():
+                params[name].copy_(value)
+    steps = sum(r.steps for r in results)
+    loss = sum(r.loss for r in results) / max(steps, 1)
+    name = model.stages()[index].name
+    return loop.StageResult(name, sum(r.rows for r in results), steps,
+                            time.perf_counter() - t0, loss)  # fmt: skip
