@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cli import prefect_api
 from cli.reports import table
 from components import atomic
 from components.config import Config
@@ -19,6 +20,7 @@ from components.models import bundle as bundles
 from components.training import distributed
 from components.training.chain import TrainedDay, train_chain
 from components.training.loop import set_threads
+from components.training.scenes import SceneMap
 
 
 def parse_days(text: str, available: list[dt.date]) -> list[dt.date]:
@@ -43,8 +45,22 @@ def train(console: Console, cfg: Config, name: str, days: str, warm: Path | None
         distributed.stop()
 
 
+def _scene_map(cfg: Config) -> SceneMap | None:
+    """parallel.scenes: where the scenes' jobs run. Off `local`, they are Prefect tasks:
+    the temporary API starts first, as for `mtms run`, so the workers report to it."""
+    if cfg.parallel.scenes == "local":
+        return None
+    api = prefect_api.start(cfg)  # before Prefect loads: it reads PREFECT_API_URL at import
+    from flows.scenes import scene_map
+
+    if api is not None:
+        api.wait()
+    return scene_map(cfg.parallel)
+
+
 def _train(console: Console, cfg: Config, name: str, days: str, warm: Path | None) -> int:
     set_threads(cfg.train)
+    scene_map = _scene_map(cfg)
     chosen = parse_days(days, list_days(cfg.path("raw")))
     previous = bundles.load(warm) if warm else None
     rows: list[list] = []
@@ -63,7 +79,7 @@ def _train(console: Console, cfg: Config, name: str, days: str, warm: Path | Non
             rows.append([t.day, t.rows, start, loss, speed])
             paths.append(t.path)
 
-        train_chain(cfg, name, chosen, previous, on_step, on_day)
+        train_chain(cfg, name, chosen, previous, on_step, on_day, scene_map)
     cols = ["day", "rows", "start", "loss", "samples/s"]
     console.print(table(f"{name}: warm-start chain", cols, rows))
     latest = paths[-1].relative_to(cfg.root) if paths[-1].is_relative_to(cfg.root) else paths[-1]

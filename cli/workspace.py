@@ -27,6 +27,7 @@ def use_workspace(cfg: Config, quiet: bool = True) -> None:
     if quiet:  # the CLI prints its own tables; INFO lines would bury them
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # parallel.scenes: dask
 
 
 class _OurErrors(logging.Filter):

@@ -283,6 +283,20 @@ class SharedConfig(_Frozen):
     prefect_api: Annotated[str, AfterValidator(_prefect_api)] | None = None
 
 
+def _dask_scheduler(address: str) -> str:
+    if not re.fullmatch(r"(tcp|tls|ws|wss)://[^/\s]+:\d+", address):
+        raise ValueError("must be a Dask scheduler's address: tcp://HOST:PORT")
+    return address
+
+
+class ParallelConfig(_Frozen):
+    """Where a model's per-scene training jobs run (MTMS's embedding update; docs/scaling.md)."""
+
+    scenes: Literal["local", "dask"] = "local"
+    dask_scheduler: Annotated[str, AfterValidator(_dask_scheduler)] | None = None
+    dask_workers: int = Field(default=0, ge=0, le=256)  # LocalCluster workers; 0: one per scene
+
+
 class ScheduleConfig(_Frozen):
     deployment: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     cron: str = Field(pattern=r"^\S+( \S+){4}$")
@@ -343,6 +357,7 @@ class Config(_Frozen):
     monitor: MonitorConfig
     compare: CompareConfig = CompareConfig()
     shared: SharedConfig = SharedConfig()
+    parallel: ParallelConfig = ParallelConfig()
     root: Path = Path(".")  # folder of the params file; not a key of params.yaml
 
     @model_validator(mode="after")

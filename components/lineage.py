@@ -16,8 +16,9 @@ from components.registry import DataInput
 
 def params_hash(cfg: Config) -> str:
     """sha256 of the config (not the file: comments and key order do not count), less where
-    its stores are: hosts sharing them train the same model under the same hash."""
-    dumped = cfg.model_dump_json(exclude={"root", "shared"})
+    its stores are and where its scene jobs run: hosts sharing them train the same model
+    under the same hash, and scenes trained apart are the scenes trained in turn."""
+    dumped = cfg.model_dump_json(exclude={"root", "shared", "parallel"})
     return hashlib.sha256(dumped.encode()).hexdigest()[:16]
 
 

@@ -45,6 +45,7 @@ from components.validation.quarantine import (
     validate_pending,
 )
 from flows.logs import PROGRESS
+from flows.scenes import scene_map
 
 log = logging.getLogger(__name__)
 STEP_ATTR = "mtms_step"
@@ -212,7 +213,9 @@ def candidate(
         champion = lambda: serving.path  # noqa: E731
         parent, source = choose_parent(cfg, cfg.model.name, through, champion, serving.bundle)
         try:
-            bundle, t = train_day(cfg, cfg.model.name, through, parent, _stage_lines())
+            scenes = scene_map(cfg.parallel)  # parallel.scenes: where MTMS's scenes train
+            bundle, t = train_day(cfg, cfg.model.name, through, parent, _stage_lines(),
+                                  scene_map=scenes)  # fmt: skip
         except NoTrainingRows as err:  # validated days, none of the model's scenes
             log.warning("no candidate for %s: %s", day, err)
             return None

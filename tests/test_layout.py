@@ -87,7 +87,7 @@ def test_dvc_chain_stage_is_the_replay_with_its_params_and_outputs():
 
 def test_flows_hold_prefect_code_and_the_command_line_lives_in_cli():
     flows = {p.name for p in (REPO / "flows").glob("*.py")} - {"__init__.py"}
-    assert flows == {"daily.py", "steps.py", "schedule.py", "logs.py"}
+    assert flows == {"daily.py", "steps.py", "schedule.py", "logs.py", "scenes.py"}
     prefect = re.compile(r"^\s*(import|from)\s+prefect\b", re.M)
     assert not [p.name for p in (REPO / "cli").glob("*.py") if prefect.search(p.read_text())]
 

@@ -33,6 +33,7 @@ class StageResult:
     steps: int
     seconds: float
     loss: float  # mean training loss over the stage
+    workers: tuple[str, ...] = ()  # scenes trained apart: where each ran, "scene pid@host"
 
     @property
     def samples_per_s(self) -> float:
@@ -146,7 +147,7 @@ def fit(
     results = []
     for index, stage in enumerate(model.stages()):
         if scene_map is not None and stage.scene_parameters is not None:
-            results.append(scenes.run_apart(model, index, data, cfg, generator, scene_map))
+            results.append(scenes.run_apart(model, index, data, cfg, generator, scene_map, on_step))
         else:
             results.append(run_stage(model, stage, data, cfg, generator, on_step))
     return results

@@ -20,7 +20,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -51,7 +51,7 @@ class SceneResult:
     steps: int
     loss: float  # summed over the steps
     seconds: float
-    worker: dict[str, str] = field(default_factory=dict)  # where it ran (pid, host)
+    worker: str = ""  # where it ran: pid@host
 
 
 SceneMap = Callable[[list[SceneJob]], list[SceneResult]]
@@ -103,18 +103,21 @@ def run_job(job: SceneJob) -> SceneResult:
             total += loop.train_step(own.forward, job.data.take(index, job.scene), terms, optimizer)
             rows += len(index)
     state = {n: p.detach().clone() for n, p in model.named_parameters() if id(p) in mine}
-    where = {"pid": str(os.getpid()), "host": socket.gethostname()}
+    where = f"{os.getpid()}@{socket.gethostname()}"
     seconds = time.perf_counter() - t0
     return SceneResult(job.scene, state, rows, len(job.batches), float(total), seconds, where)
 
 
 def run_apart(
     model: RankingModel, index: int, data: Batch, cfg: TrainConfig,
-    generator: torch.Generator, scene_map: SceneMap,
+    generator: torch.Generator, scene_map: SceneMap, on_step: loop.OnStep | None = None,
 ) -> loop.StageResult:  # fmt: skip
     """Stage `index` of `model`, scene by scene through `scene_map`, merged into `model`."""
     t0 = time.perf_counter()
+    name, total = model.stages()[index].name, len(data) * cfg.epochs
     jobs = plan_jobs(model, index, data, cfg, generator)
+    if on_step:
+        on_step(name, 0, total)
     results = scene_map(jobs)
     if sorted(r.scene for r in results) != [j.scene for j in jobs]:
         raise RuntimeError(f"the scene map returned scenes {[r.scene for r in results]}, "
@@ -122,10 +125,13 @@ def run_apart(
     params = dict(model.named_parameters())
     with torch.no_grad():
         for result in results:
-            for name, value in result.state.items():
-                params[name].copy_(value)
+            for key, value in result.state.items():
+                params[key].copy_(value)
     steps = sum(r.steps for r in results)
     loss = sum(r.loss for r in results) / max(steps, 1)
-    name = model.stages()[index].name
-    return loop.StageResult(name, sum(r.rows for r in results), steps,
-                            time.perf_counter() - t0, loss)  # fmt: skip
+    rows = sum(r.rows for r in results)
+    if on_step:
+        on_step(name, rows, total)
+    names = {job.scene: job.scene_name for job in jobs}
+    workers = tuple(f"{names[r.scene]} {r.worker}" for r in sorted(results, key=lambda r: r.scene))
+    return loop.StageResult(name, rows, steps, time.perf_counter() - t0, loss, workers)
