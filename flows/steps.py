@@ -35,7 +35,8 @@ from components.monitoring.publish import publish as publish_days
 from components.records import DayRecord, Trained, markdown, run_tags
 from components.registry import RegistryError, Version
 from components.registry.mlflow_registry import Registry
-from components.training.chain import NoTrainingRows, choose_parent, train_day, window
+from components.training.chain import NoTrainingRows, train_day, window
+from components.training.parents import choose_parent
 from components.validation.quarantine import (
     ValidationReport,
     dataset_contract,

@@ -219,7 +219,7 @@ def test_a_window_of_two_days_trains_on_both(sim_days, tmp_path):
 
 @pytest.mark.slow
 def test_a_corrupt_latest_bundle_falls_back_to_the_champion_then_cold(sim_days, tmp_path, caplog):
-    from components.training.chain import choose_parent
+    from components.training.parents import choose_parent
 
     cfg = own_models(sim_days, tmp_path)
     first, t1 = train_day(cfg, "mtms", day(cfg, 0), None)
@@ -244,7 +244,7 @@ def test_a_corrupt_latest_bundle_falls_back_to_the_champion_then_cold(sim_days, 
 @pytest.mark.faults
 def test_warm_start_skips_every_corrupt_bundle_down_to_the_newest_intact_one(sim_days, tmp_path):
     """Issue 11 #13: champion and newest bundle both corrupt -> the older intact one, not cold."""
-    from components.training.chain import choose_parent
+    from components.training.parents import choose_parent
 
     cfg = own_models(sim_days, tmp_path)
     first, t1 = train_day(cfg, "esmm", day(cfg, 0), None)

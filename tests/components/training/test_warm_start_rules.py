@@ -6,7 +6,8 @@ import logging
 import pytest
 
 from components.models import bundle as bundles
-from components.training.chain import TrainingError, bundle_path, choose_parent, train_day
+from components.training.chain import TrainingError, bundle_path, train_day
+from components.training.parents import choose_parent
 from components.training.warm_start import architecture_changes, describe
 
 
@@ -68,7 +69,7 @@ def test_a_changed_embedding_dim_starts_cold_then_the_new_chain_warm_starts(
     assert width(first) == 8
     narrow = with_model(world, tmp_path, embedding_dim=4)
     no_champion = lambda: None  # noqa: E731
-    with caplog.at_level(logging.WARNING, logger="components.training.chain"):
+    with caplog.at_level(logging.WARNING, logger="components.training.parents"):
         parent, source = choose_parent(narrow, "mtms", day(wide, 1), no_champion)
     assert parent is None and source == "cold start"
     assert "model.embedding_dim 8 → 4" in caplog.text and str(t0.path) in caplog.text
