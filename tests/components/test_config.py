@@ -136,6 +136,14 @@ INF, NAN = math.inf, math.nan
             "shared.prefect_api: 'http://prefect:4200': must be a Prefect server's API URL",
         ),
         (
+            edit("parallel", scenes="ray"),
+            "parallel.scenes: 'ray': must be 'local' or 'dask'",
+        ),
+        (
+            edit("parallel", dask_scheduler="dask:8786"),
+            "parallel.dask_scheduler: 'dask:8786': must be a Dask scheduler's address",
+        ),
+        (
             edit("simulator", n_userz=5),
             "unknown key 'simulator.n_userz' (did you mean 'simulator.n_users'?)",
         ),
