@@ -10,6 +10,7 @@ back as each scene's trained parameters, merged before the fine-tune.
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 from prefect import task
@@ -45,6 +46,9 @@ def scene_map(cfg: ParallelConfig) -> SceneMap | None:
 
 
 def _dask_runner(cfg: ParallelConfig, jobs: int):
+    # closing a LocalCluster, each nanny waits 4 s for its worker (Prefect's client threads
+    # keep it alive), kills it and warns: the expected way it ends, not a fault to report
+    logging.getLogger("distributed.nanny").setLevel(logging.ERROR)
     try:
         from prefect_dask import DaskTaskRunner
     except ImportError:

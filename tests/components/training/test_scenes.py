@@ -13,7 +13,7 @@ from components.models import bundle as bundles
 from components.training import scenes
 from components.training.loop import fit
 
-pytestmark = pytest.mark.slow  # trains MTMS on a 60,000-row day, twice per test
+pytestmark = pytest.mark.slow  # trains MTMS on 20,000 rows, twice per test
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,8 @@ def window(sim_days):
     encoder = Encoder(dataset_contract(cfg), cfg.model.scenes)
     table = read_partition(cfg.path("raw"), cfg.simulator.start)
     encoder.fit(table)
-    return cfg, encoder, encoder.encode(table)[0]
+    data = encoder.encode(table)[0]
+    return cfg, encoder, data.take(torch.arange(20_000))  # 20,000 rows: every scene, quick
 
 
 def trained(window, scene_map, model_cfg=None, epochs=1):
