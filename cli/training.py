@@ -50,6 +50,11 @@ def _scene_map(cfg: Config) -> SceneMap | None:
     the temporary API starts first, as for `mtms run`, so the workers report to it."""
     if cfg.parallel.scenes == "local":
         return None
+    if distributed.active():
+        raise ValueError(
+            "parallel.scenes: dask does not combine with torchrun (each rank would start a "
+            "cluster of its own): set parallel.scenes: local for a torchrun run"
+        )
     api = prefect_api.start(cfg)  # before Prefect loads: it reads PREFECT_API_URL at import
     from flows.scenes import scene_map
 

@@ -10,6 +10,7 @@ back as each scene's trained parameters, merged before the fine-tune.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 
@@ -36,6 +37,8 @@ def scene_map(cfg: ParallelConfig) -> SceneMap | None:
         return None
 
     def on_dask(jobs: list[SceneJob]) -> list[SceneResult]:
+        if cfg.dask_scheduler:  # another host's workers: their own torch threads
+            jobs = [dataclasses.replace(job, threads=0) for job in jobs]
         with warnings.catch_warnings(), _dask_runner(cfg, len(jobs)) as runner:
             # each job ships its model and its scene's rows (tens of MiB): that is the design
             warnings.filterwarnings("ignore", "Sending large graph", UserWarning)

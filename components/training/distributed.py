@@ -2,7 +2,8 @@
 
 `torchrun --standalone --nproc_per_node=N -m cli.main train ...` starts N copies of the
 command. Each finds its rank in the environment torchrun sets (RANK, WORLD_SIZE, ...) and
-joins the process group (`start`: gloo on CPU, nccl when CUDA is there). Then, in
+joins the process group (`start`, gloo: the trainer keeps model and batches on the CPU,
+and nccl reduces CUDA tensors only; docs/scaling.md says what a GPU needs). Then, in
 components.training:
 
 - rank 0 fits the vocabularies and broadcasts the encoder (`broadcast`): every rank
@@ -21,7 +22,6 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
@@ -33,7 +33,7 @@ def start() -> bool:
         return True
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return False
-    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    dist.init_process_group("gloo")
     return True
 
 

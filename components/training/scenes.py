@@ -40,7 +40,7 @@ class SceneJob:
     data: Batch  # the scene's rows of the window
     batches: list[Tensor]  # each step's rows, as positions in `data`, all epochs in order
     cfg: TrainConfig
-    threads: int  # torch intra-op threads for the job
+    threads: int  # torch intra-op threads for the job; 0: the worker's own setting
 
 
 @dataclass
@@ -72,7 +72,7 @@ def plan_jobs(
         for start, stop, scene in plan:
             steps.setdefault(scene, []).append(order[start:stop])
     names = getattr(model, "scenes", None)
-    threads = max(1, torch.get_num_threads() // max(1, len(steps)))
+    threads = max(1, torch.get_num_threads() // max(1, len(steps)))  # this host's cores, shared
     jobs = []
     for scene in sorted(steps):
         rows = (data.scene == scene).nonzero().squeeze(1)  # ascending: positions in `rows`
@@ -84,7 +84,8 @@ def plan_jobs(
 
 def run_job(job: SceneJob) -> SceneResult:
     """Train one scene's parameters on its batches; the trained parameters, by name."""
-    torch.set_num_threads(job.threads)
+    if job.threads:
+        torch.set_num_threads(job.threads)
     model = job.model
     stage = model.stages()[job.stage]
     mine = {id(p) for p in stage.scene_parameters(job.scene)}
