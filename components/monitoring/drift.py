@@ -1,7 +1,8 @@
 """Drift of day T against a reference: what moved in the features, the labels and the ids.
 
-The pure part: frames, label rates, id statistics, alerts. Evidently (seconds to import) is
-reached only through evidently_report, imported when a day is monitored. Label and id rates
+The pure part: frames, label rates, id statistics; the alert rules are in alerts.py.
+Evidently (seconds to import) is reached only through evidently_report, imported when a
+day is monitored. Label and id rates
 use every row; Evidently compares seeded samples, so a rerun gives the same report.
 """
 
@@ -22,21 +23,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from components.codec import encode, finite
-from components.config import AlertConfig, Config
+from components.config import Config
 from components.data.contract import Contract, Role
 from components.data.labels import LabelCounts, scene_counts
 from components.data.partitions import CHUNK_ROWS, partition_rows, stream_partition
 from components.features.vocabulary import IdCounter
+from components.monitoring.alerts import alert_limits, alerts
 from components.validation.quarantine import dataset_contract
 
 if TYPE_CHECKING:
     from components.models.bundle import Bundle
 
-# A scene's rate shift is judged only with enough positives on both sides: 200 clicks put
-# the CTR's relative standard error near 7%, 100 conversions the CVR's near 10%. Below, a
-# shift is noise (the demo's minor scenes move their CVR by 30-60% from day to day).
-MIN_CLICKS = 200
-MIN_CONVERSIONS = 100
 IdCounts = dict[str, tuple[np.ndarray, np.ndarray]]  # id column -> (sorted ids, their counts)
 
 
@@ -292,59 +289,6 @@ def label_rates(contract: Contract, current: pa.Table, reference: Reference) -> 
             **shift,
         }
     return out
-
-
-def judged_shifts(rates: dict[str, dict]) -> list[tuple[str, str, float]]:
-    """(scene, "ctr" | "cvr", shift) of each rate with enough positives on both sides to
-    judge (fewer: the shift is noise, never an alert)."""
-    out = []
-    for scene, r in rates.items():
-        enough = {
-            "ctr": min(r["clicks"]) >= MIN_CLICKS,
-            "cvr": min(r["conversions"]) >= MIN_CONVERSIONS,
-        }
-        out += [(scene, t, r[f"{t}_shift"]) for t in ("ctr", "cvr") if enough[t]]
-    return out
-
-
-def label_alert(scene: str, task: str) -> str:
-    """How a label-shift alert line starts (readers find a scene's alert by it)."""
-    return f"{scene} {task} shift "
-
-
-def alerts(
-    rules: AlertConfig,
-    share: float,
-    drifted: list[str],
-    rates: dict[str, dict],
-    new_id_rate: dict[str, float],
-) -> list[str]:
-    """One line per broken rule; scenes too small to judge are skipped (noise is no alert)."""
-    out = [f"drift share {share:.2f} >= {rules.drift_share} ({', '.join(drifted)})"]
-    out = out if share >= rules.drift_share else []
-    out += [
-        f"{label_alert(scene, t)}{shift:+.2f} ({rates[scene][t][0]:.4f} -> "
-        f"{rates[scene][t][1]:.4f}), |shift| >= {rules.label_shift}"
-        for scene, t, shift in judged_shifts(rates)
-        if abs(shift) >= rules.label_shift
-    ]
-    return out + [
-        f"new-id rate {name} {rate:.2f} >= {rules.new_id_rate}"
-        for name, rate in new_id_rate.items()
-        if rate >= rules.new_id_rate
-    ]
-
-
-def alert_limits(
-    rules: AlertConfig, rates: dict[str, dict], new_id_rate: dict[str, float]
-) -> dict[str, tuple[float, float]]:
-    """The label-shift and new-id rules as (value, bound) pairs, for the report's tests:
-    each fails exactly when `alerts` writes its line (value >= bound)."""
-    out = {
-        f"label shift {scene} {t} |cur/ref - 1|": (abs(shift), rules.label_shift)
-        for scene, t, shift in judged_shifts(rates)
-    }
-    return out | {f"new-id rate {c}": (v, rules.new_id_rate) for c, v in new_id_rate.items()}
 
 
 def monitor_day(cfg: Config, sides: Sides, champion: Bundle | None, out_dir: Path) -> DriftSummary:

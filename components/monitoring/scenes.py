@@ -11,8 +11,8 @@ from typing import NamedTuple
 from components.codec import finite
 from components.config import Config, Focus
 from components.evaluation.metrics import Metrics
+from components.monitoring.alerts import label_alert
 from components.monitoring.charts import Frame, Series, el, key, line_chart
-from components.monitoring.drift import label_alert
 from components.records import DayRecord
 
 TASKS = ("ctr", "cvr", "ctcvr")

@@ -14,12 +14,10 @@ import pytest
 from components.data.contract import CONTRACTS
 from components.data.partitions import read_partition
 from components.monitoring import evidently_report as report
+from components.monitoring.alerts import MIN_CLICKS, alert_limits, alerts
 from components.monitoring.drift import (
-    MIN_CLICKS,
     Frames,
     Sides,
-    alert_limits,
-    alerts,
     id_counts,
     id_stats,
     monitor_day,

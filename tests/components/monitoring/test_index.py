@@ -17,7 +17,8 @@ from components import runs
 from components.evaluation.metrics import Metrics
 from components.evaluation.paired import Calibrated, FocusCalibration
 from components.evaluation.promotion import Decision, GateCheck, ServingHealth
-from components.monitoring.drift import DriftSummary, alerts
+from components.monitoring.alerts import alerts
+from components.monitoring.drift import DriftSummary
 from components.monitoring.index import build_index
 from components.records import DayRecord
 from components.validation.quarantine import ValidationReport, result_path
