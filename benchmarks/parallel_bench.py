@@ -13,6 +13,7 @@ against the one-process bundle's.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -93,8 +94,7 @@ def main() -> None:
         base = workspace(Path(tmp), args.rows)
         cfg = load(base)
         day = cfg.simulator.start.isoformat()
-        scored = read_partition(cfg.path("raw"), cfg.simulator.start.fromordinal(
-            cfg.simulator.start.toordinal() + 1))  # fmt: skip
+        scored = read_partition(cfg.path("raw"), cfg.simulator.start + dt.timedelta(days=1))
         for way in args.ways.split(","):
             model, how = way.split(":")
             measured = run(params_for(base, model, how), model, how, day)
