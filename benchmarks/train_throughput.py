@@ -3,7 +3,7 @@
 Measured, each in a fresh process (its own peak RSS) on the same encoded day:
   (a) embedding update as the trainer runs it (run_stage: shuffle, slicing, steps)
   (b) fine-tune on frozen embeddings as the trainer runs it
-  (c) bare model step for (a): forward + backward + Adam on batches made beforehand
+  (c) bare model step for (a): forward + backward + optimizer steps on batches made beforehand
   (d) (a)'s model fed like common model zoos: per-sample Dataset + DataLoader
 Targets: (a) >= 0.8 x (c) and (a) >= 5 x (d).
 
@@ -52,18 +52,14 @@ def prepare(root: Path, rows: int) -> None:
 
 def _bare(model, stage, data, cfg, generator) -> int:
     """(c): the same steps as run_stage, on batches already cut (no data handling timed)."""
-    from components.training.loop import batch_plan, make_optimizer
-    from components.training.losses import multitask_loss
+    from components.training.loop import batch_plan, make_optimizer, train_step
 
     order, plan = batch_plan(data, cfg.batch_size, stage.per_scene, generator)
     batches = [data.take(order[a:b], scene) for a, b, scene in plan]
-    optimizer = make_optimizer(stage, cfg)
+    optimizers = make_optimizer(model, stage, cfg)
     start = time.perf_counter()
     for batch in batches:
-        loss = multitask_loss(stage.forward(batch), batch, model.losses)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(stage.forward, batch, model.losses, optimizers)
     return time.perf_counter() - start
 
 
@@ -85,11 +81,10 @@ class RowDataset(torch.utils.data.Dataset):
 def _dataloader(model, stage, data, cfg, generator) -> tuple[float, int]:
     """(d): per-scene DataLoaders over a per-sample Dataset, default collate, no workers."""
     from components.features.batch import Batch
-    from components.training.loop import make_optimizer
-    from components.training.losses import multitask_loss
+    from components.training.loop import make_optimizer, train_step
 
     data = data.slice(0, DATALOADER_ROWS)
-    optimizer = make_optimizer(stage, cfg)
+    optimizers = make_optimizer(model, stage, cfg)
     start = time.perf_counter()
     for scene in data.scene.unique().tolist():
         rows = torch.nonzero(data.scene == scene).squeeze(1).tolist()
@@ -99,10 +94,7 @@ def _dataloader(model, stage, data, cfg, generator) -> tuple[float, int]:
         )
         for columns in loader:
             batch = Batch.from_padded(columns.pop("multi"), **columns, scene_id=scene)
-            loss = multitask_loss(stage.forward(batch), batch, model.losses)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            train_step(stage.forward, batch, model.losses, optimizers)
     return time.perf_counter() - start, len(data)
 
 

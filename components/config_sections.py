@@ -161,6 +161,7 @@ class ModelConfig(Frozen):
     ranking: tuple[Width, ...] = Field(min_length=1, max_length=8)
     latent_dim: int = Field(ge=1, le=256)
     min_count: int = Field(ge=1)
+    expire_days: int = Field(default=0, ge=0, le=3650)  # 0: ids never expire
     init_std: float = Field(gt=0, le=1)  # larger saturates the sigmoid from the first step
     # mixture-of-experts models (mmoe, ple, m2m); defaults keep older params files loading
     experts: int = Field(default=4, ge=1, le=64)

@@ -2,8 +2,8 @@
 
 Multi-valued fields are stored ragged: every id of every row once, row by row and
 field by field, with each row's start and each (row, field) list length. A day of
-long behaviour lists then costs its ids, not rows x fields x the longest list; a
-training batch is padded to `multi_width` only when a model reads it (`multi`).
+long behaviour lists then costs its ids, not rows x fields x the longest list, and
+models pool them from ids + offsets (`bags`), never padded to the longest list.
 """
 
 from __future__ import annotations
@@ -40,9 +40,61 @@ class Batch:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
     @cached_property
+    def _bags(self) -> dict[bool, tuple[Tensor, Tensor, Tensor]]:
+        return {}
+
+    def bags(self, with_scene: bool) -> tuple[Tensor, Tensor, Tensor]:
+        """Every field's ids as embedding bags, row-major (row by row: its F single-valued
+        ids, its M lists, then (with_scene) its scene): (ids [I] int64, the field of each
+        id [I] int64, where each of the N x (F + M (+1)) bags starts [N*(F+M(+1))]). A
+        single id is a bag of one; a list is one bag of its ids. Built once per batch:
+        every table of a model reads it."""
+        if with_scene not in self._bags:
+            self._bags[with_scene] = self._build_bags(with_scene)
+        return self._bags[with_scene]
+
+    def _compact_multi(self) -> Tensor:
+        """[T] int64 the batch's list ids, row by row and field by field, nothing else."""
+        lengths = self.multi_len.reshape(-1).long()  # [N*M]
+        total = int(lengths.sum())
+        if self.multi_ids.numel() == total:  # encoded, taken or concatenated: compact already
+            return self.multi_ids.long()
+        starts = (self.multi_start[:, None] + self.multi_len.long().cumsum(1)
+                  - self.multi_len).reshape(-1)  # fmt: skip
+        first = lengths.cumsum(0) - lengths
+        at = torch.repeat_interleave(starts - first, lengths) + torch.arange(total)
+        return self.multi_ids[at].long()
+
+    def _build_bags(self, with_scene: bool) -> tuple[Tensor, Tensor, Tensor]:
+        n, f = self.sparse.shape
+        m = self.multi_len.shape[1]
+        lengths = self.multi_len.long()  # [N, M]
+        totals = lengths.sum(1)  # [N] list ids of each row
+        width = f + totals + int(with_scene)  # [N] ids of each row
+        row = width.cumsum(0) - width  # [N] where each row's ids start
+        single = row[:, None] + torch.arange(f)  # [N, F] positions of the single ids
+        lists = row[:, None] + f + lengths.cumsum(1) - lengths  # [N, M] where each list starts
+        ids = torch.empty(int(width.sum()), dtype=torch.int64)
+        field = torch.empty_like(ids)
+        ids[single.reshape(-1)] = self.sparse.reshape(-1)
+        field[single.reshape(-1)] = torch.arange(f).repeat(n)
+        multi = self._compact_multi()  # [T]
+        owner = torch.repeat_interleave(torch.arange(n), totals)  # [T] row of each list id
+        within = torch.arange(multi.numel()) - (totals.cumsum(0) - totals)[owner]
+        at = row[owner] + f + within
+        ids[at] = multi
+        field[at] = f + torch.repeat_interleave(torch.arange(m).repeat(n), lengths.reshape(-1))
+        starts = [single, lists]
+        if with_scene:
+            scene = row + f + totals  # [N] the last id of each row
+            ids[scene], field[scene] = self.scene, f + m
+            starts.append(scene[:, None])
+        return ids, field, torch.cat(starts, 1).reshape(-1)
+
+    @cached_property
     def multi(self) -> Tensor:
-        """[N, M, multi_width] int64 ids of each multi-valued field, padded with -1 (built
-        once per batch: every embedding set of a model reads it)."""
+        """[N, M, multi_width] int64 ids of each multi-valued field, padded with -1 (for
+        tests and loaders that want a padded view: models read `bags`)."""
         n, m = self.multi_len.shape
         lengths = self.multi_len.reshape(-1).long()
         out = torch.full((n * m, self.multi_width), -1, dtype=torch.int64)

@@ -7,6 +7,7 @@ saved in every bundle, so a warm-started model reads new days with the same rows
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -108,10 +109,13 @@ class Encoder:
             log.warning("skipping %d rows of scenes %s not in model.scenes",
                         unknown.total(), sorted(unknown, key=str))  # fmt: skip
 
-    def fit(self, data: Rows) -> dict[str, int]:
-        """Grow the vocabularies with training rows (a table, or a partition's record
-        batches: counted chunk by chunk, then admitted at once, as for one table);
-        returns new rows per field."""
+    def fit(
+        self, data: Rows, day: dt.date | None = None, expire_days: int = 0
+    ) -> dict[str, np.ndarray]:
+        """Grow the vocabularies with training rows of `day` (a table, or a partition's
+        record batches: counted chunk by chunk, then admitted at once, as for one table);
+        with expire_days, ids unseen that long give their rows back (Vocabulary.update).
+        Returns, per field, the rows given to new ids: a warm start keeps their init."""
         fields, unknown = self.sparse + self.multi, Counter()
         seen = {n: IdCounter() for n in fields}
         for chunk in _chunks(data):
@@ -121,7 +125,14 @@ class Encoder:
                 ids = column.flatten() if n in self.multi else column
                 seen[n].add(ids.to_numpy().astype(np.int64))
         self._warn_unknown(unknown)
-        return {n: self.vocabs[n].update(*seen[n].counts()) for n in fields}
+        ordinal = day.toordinal() if day is not None else None
+        return {n: self.vocabs[n].update(*seen[n].counts(), ordinal, expire_days) for n in fields}
+
+    def per_field(self, rows: dict[str, np.ndarray]) -> tuple[torch.Tensor, ...]:
+        """`fit`'s rows given to new ids as FieldEmbedding.warm_start takes them: per
+        field, in table order (sparse fields, then multi)."""
+        return tuple(torch.from_numpy(rows.get(n, np.empty(0, np.int64)).astype(np.int64))
+                     for n in self.sparse + self.multi)  # fmt: skip
 
     def _dense_raw(self, table: pa.Table) -> np.ndarray:
         cols = [table[n].to_numpy().astype(np.float64) for n in self.dense]

@@ -112,9 +112,11 @@ def checksum(path: Path) -> str:
 
 
 def _load_weights(model: RankingModel, weights: dict) -> None:
-    """The saved weights; a bundle saved before calibration existed scores uncalibrated."""
+    """The saved weights; a bundle saved before calibration existed scores uncalibrated,
+    and one saved before row-wise Adagrad warm-starts its tables' accumulators at zero."""
     missing, unexpected = model.load_state_dict(weights, strict=False)
-    if unexpected or [k for k in missing if not k.startswith("calibration.")]:
+    newer = [k for k in missing if not k.startswith("calibration.") and not k.endswith("grad_sq")]
+    if unexpected or newer:
         model.load_state_dict(weights)  # strict: raises naming the keys
 
 

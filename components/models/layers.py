@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from components.features.batch import Batch
@@ -10,10 +13,14 @@ from components.features.encoding import FeatureSpec
 
 
 class FieldEmbedding(nn.Module):
-    """All fields' embeddings in one table (field offsets), looked up in one gather.
+    """All fields' embeddings in one table (field offsets), pooled in one embedding_bag.
 
-    Multi-valued fields are mean-pooled over their ids. Output: [B, F + M, D], where
-    F sparse fields come first, then M multi fields, then (with_scene) the scene.
+    Single-valued fields are bags of one id; each multi-valued list is mean-pooled from
+    its ids and offsets (Batch.bags), never padded to the longest list. The gradient is
+    sparse (the batch's rows only) and `grad_sq` holds the row-wise Adagrad accumulator
+    (training.rowwise): a row costs D + 1 floats, and a step touches the batch's rows, not
+    the table. Output: [B, F + M (+1), D]: F sparse fields, then M multi fields, then
+    (with_scene) the scene.
     """
 
     def __init__(self, spec: FeatureSpec, dim: int, init_std: float, with_scene: bool = False):
@@ -23,44 +30,41 @@ class FieldEmbedding(nn.Module):
         self.dim, self.init_std = dim, init_std
         self.register_buffer("sizes", torch.tensor(sizes, dtype=torch.int64))
         self.register_buffer("offsets", torch.tensor([0, *sizes[:-1]]).cumsum(0))
-        self.table = nn.Embedding(int(sum(sizes)), dim)
+        self.table = nn.Embedding(int(sum(sizes)), dim, sparse=True)  # DDP: a sparse gradient
         nn.init.normal_(self.table.weight, std=init_std)
+        # saved with the weights, so a warm start continues the optimizer, not just the rows
+        self.register_buffer("grad_sq", torch.zeros(int(sum(sizes))))
 
     @property
     def n_fields(self) -> int:
         return self.n_sparse + self.n_multi + int(self.with_scene)
 
     def forward(self, batch: Batch) -> Tensor:
-        b, f, m = len(batch), self.n_sparse, self.n_multi
-        off = self.offsets
-        ids = [batch.sparse + off[:f]]  # [B, F]
-        if m:
-            multi = batch.multi  # [B, M, L], padded from the ragged ids here
-            ids.append((multi.clamp(min=0) + off[f : f + m, None]).reshape(b, -1))
-        if self.with_scene:
-            ids.append(batch.scene[:, None] + off[-1])
-        flat = torch.cat(ids, dim=1)  # [B, F + M*L (+1)]
-        # index_select, not F.embedding: its backward (index_add) is ~2.5x faster on CPU
-        vectors = self.table.weight.index_select(0, flat.reshape(-1)).view(b, -1, self.dim)
-        parts = [vectors[:, :f]]
-        if m:
-            width = multi.shape[2]
-            bag = vectors[:, f : f + m * width].reshape(b, m, width, self.dim)  # [B, M, L, D]
-            mask = (multi >= 0).unsqueeze(-1).to(bag.dtype)  # [B, M, L, 1]
-            parts.append((bag * mask).sum(2) / mask.sum(2).clamp(min=1))  # [B, M, D]
-        if self.with_scene:
-            parts.append(vectors[:, -1:])
-        return torch.cat(parts, dim=1)  # [B, F + M (+1), D]
+        ids, field, starts = batch.bags(self.with_scene)
+        rows = ids + self.offsets[field]  # [I] rows of the fused table
+        pooled = F.embedding_bag(rows, self.table.weight, starts, mode="mean", sparse=True)
+        return pooled.view(len(batch), self.n_fields, self.dim)  # [B, F + M (+1), D]
 
     @torch.no_grad()
-    def warm_start(self, weight: Tensor, sizes: Tensor) -> None:
-        """Copy each field's known rows from an older, smaller table; new rows keep their init."""
+    def warm_start(
+        self, weight: Tensor, sizes: Tensor, grad_sq: Tensor | None = None,
+        fresh: Sequence[Tensor] = (),
+    ) -> None:  # fmt: skip
+        """Copy each field's known rows (and their accumulators) from an older, smaller
+        table. Rows beyond the old table keep their init, and so do `fresh` rows (per field:
+        rows given to new ids today; one an expired id gave back held that id's vector)."""
         old_offsets = torch.cat([sizes.new_zeros(1), sizes[:-1].cumsum(0)])
         for field, (old, new) in enumerate(zip(sizes.tolist(), self.sizes.tolist(), strict=True)):
             if old > new:
                 raise ValueError(f"field {field}: the previous table has more rows ({old} > {new})")
             start, src = int(self.offsets[field]), int(old_offsets[field])
+            reset = fresh[field][fresh[field] < old] + start if field < len(fresh) else None
+            init = self.table.weight[reset].clone() if reset is not None else None
             self.table.weight[start : start + old] = weight[src : src + old]
+            if grad_sq is not None:
+                self.grad_sq[start : start + old] = grad_sq[src : src + old]
+            if reset is not None:
+                self.table.weight[reset], self.grad_sq[reset] = init, 0.0
 
 
 def mlp(width: int, hidden: tuple[int, ...], out: int = 1) -> nn.Sequential:

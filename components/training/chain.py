@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from components.config import Config, ModelConfig
@@ -89,7 +90,8 @@ def _start_from(cfg: Config, previous: Bundle | None) -> tuple[Encoder, ModelCon
     if added:  # appended, so every existing index, component and column keeps its place
         log.warning("adding scenes %s to a warm-started %s model", added, previous.name)
         encoder.scenes = encoder.scenes + added
-    return encoder, previous.config.model_copy(update={"scenes": encoder.scenes})
+    update = {"scenes": encoder.scenes, "expire_days": cfg.model.expire_days}
+    return encoder, previous.config.model_copy(update=update)
 
 
 def train_day(
@@ -113,7 +115,7 @@ def train_day(
         _check_parent(cfg, name, day, previous)
     encoder, config = _start_from(cfg, previous)
     start = time.perf_counter()
-    encoder, blocks = _encode_window(cfg, encoder, days, previous)
+    encoder, blocks, fresh = _encode_window(cfg, encoder, days, previous)
     late = _parents_holdout(cfg, encoder, days, previous)
     encode_seconds = time.perf_counter() - start
     seed = day_seed(cfg.seed, day, name)
@@ -122,7 +124,7 @@ def train_day(
     if len(data) == 0:
         raise NoTrainingRows(f"no rows of scenes {list(encoder.scenes)} to train on for {day}")
     model = bundles.build(name, encoder, config, seed)
-    warm = _warm_start(model, previous) if previous else None
+    warm = _warm_start(model, previous, fresh) if previous else None
     stages = fit(model, data, cfg.train, seed, on_step, scene_map)
     fits = _calibrate(cfg, model, holdout, encoder.scenes)
     meta = {
@@ -215,23 +217,27 @@ def _check_parent(cfg: Config, name: str, day: dt.date, previous: Bundle) -> Non
 
 def _encode_window(
     cfg: Config, encoder: Encoder, days: list[dt.date], previous: Bundle | None
-) -> tuple[Encoder, list[Batch]]:
-    """Grow the vocabularies with the window's new days, then encode every row: the
-    encoder, and one block per day, oldest first. Days are streamed from disk in chunks,
-    twice (count, encode), so memory holds the encoded tensors, not the tables. Under
-    torchrun, rank 0 fits and every rank gets its encoder: the ids are the same on all."""
+) -> tuple[Encoder, list[Batch], tuple[torch.Tensor, ...]]:
+    """Grow the vocabularies with the window's new days (ids unseen for model.expire_days
+    give their rows back), then encode every row: the encoder, one block per day, oldest
+    first, and per field the rows given to new ids. Days are streamed from disk in
+    chunks, twice (count, encode), so memory holds the encoded tensors, not the tables.
+    Under torchrun, rank 0 fits and every rank gets its encoder: the ids are the same."""
     rows = lambda d: stream_partition(cfg.path("raw"), d, CHUNK_ROWS)  # noqa: E731
+    given: dict[str, list] = {}
     if distributed.rank() == 0:
         for d in days:  # days already in yesterday's window are counted already
             if previous is None or d.isoformat() > previous.meta.get("day", ""):
-                encoder.fit(rows(d))
-    encoder = distributed.broadcast(encoder)
-    return encoder, [encoder.encode(rows(d))[0] for d in days]
+                for field, rows_of in encoder.fit(rows(d), d, cfg.model.expire_days).items():
+                    given.setdefault(field, []).append(rows_of)
+    encoder, given = distributed.broadcast((encoder, given))
+    fresh = encoder.per_field({f: np.concatenate(parts) for f, parts in given.items()})
+    return encoder, [encoder.encode(rows(d))[0] for d in days], fresh
 
 
-def _warm_start(model, previous: Bundle) -> WarmStart:
+def _warm_start(model, previous: Bundle, fresh: tuple[torch.Tensor, ...]) -> WarmStart:
     try:
-        return warm_start(model, previous.model.state_dict())
+        return warm_start(model, previous.model.state_dict(), fresh)
     except ValueError as err:
         raise TrainingError(
             f"warm start from the {previous.meta.get('day')} bundle: {err}"

@@ -9,8 +9,9 @@ components.training:
 - rank 0 fits the vocabularies and broadcasts the encoder (`broadcast`): every rank
   encodes the window with the same ids;
 - every rank builds the same model (same seed) and walks the same batch plan (same
-  generator); a rank trains on its interleaved share of each batch (`shard`), and DDP
-  averages the gradients (`wrap`), so every replica takes the same optimizer step;
+  generator); a rank trains on its interleaved share of each batch (`shard`), DDP
+  averages the dense gradients (`wrap`) and the row-wise optimizer the tables' sparse
+  ones (`average_sparse`), so every replica takes the same optimizer step;
 - rank 0 writes the bundle; the others wait for it (`barrier`).
 
 Outside torchrun (WORLD_SIZE unset or 1) every function here is the identity.
@@ -90,7 +91,23 @@ class _Forward(nn.Module):
 def wrap(model: nn.Module, forward: Callable) -> Callable:
     """The stage's forward, under DDP when parallel. Built after the stage has frozen what
     it does not train (DDP reduces the gradients of trainable parameters only);
-    find_unused_parameters: a scene's batch reaches only that scene's components."""
+    find_unused_parameters: a scene's batch reaches only that scene's components. The
+    sparse tables are left out: DDP cannot mark a sparse parameter a batch did not reach
+    as ready (another scene's table), so the row-wise optimizer averages them itself."""
     if not active():
         return forward
-    return DistributedDataParallel(_Forward(model, forward), find_unused_parameters=True)
+    wrapped = _Forward(model, forward)
+    sparse = [f"{name}.weight" for name, m in wrapped.named_modules()
+              if isinstance(m, nn.Embedding) and m.sparse]  # fmt: skip
+    DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(wrapped, sparse)
+    return DistributedDataParallel(wrapped, find_unused_parameters=True)
+
+
+def average_sparse(grad: Tensor) -> Tensor:
+    """A sparse gradient averaged over the ranks (gloo's sparse all-reduce concatenates
+    the ranks' rows); as is outside torchrun. Every rank calls it for the same tables in
+    the same order: they walk the same batch plan, so the same tables have gradients."""
+    if not active():
+        return grad
+    dist.all_reduce(grad)
+    return grad / world()

@@ -2,7 +2,8 @@
 
 A per-scene stage whose scenes train disjoint parameters (`Stage.scene_parameters`) can
 run scene by scene instead of interleaved: scene s's parameters only ever change on scene
-s's batches, and Adam keeps its state per parameter, so training each scene alone on its
+s's batches, and the optimizers keep their state per parameter (Adam) or in the scene's
+own tables (row-wise Adagrad), so training each scene alone on its
 own batches, in the order the interleaved plan visits them, takes the very same steps.
 `run_apart` draws that plan from the stage's generator (so the next stage starts from the
 same generator state), builds one `SceneJob` per scene, hands the jobs to a `SceneMap`
@@ -28,6 +29,7 @@ from torch import Tensor
 from components.config import TrainConfig
 from components.features.batch import Batch
 from components.models.base import RankingModel, Stage
+from components.models.layers import FieldEmbedding
 from components.training import loop
 
 
@@ -46,7 +48,7 @@ class SceneJob:
 @dataclass
 class SceneResult:
     scene: int
-    state: dict[str, Tensor]  # the scene's trained parameters, by name in the model
+    state: dict[str, Tensor]  # what the scene trained (parameters, table accumulators), by key
     rows: int
     steps: int
     loss: float  # summed over the steps
@@ -95,18 +97,30 @@ def run_job(job: SceneJob) -> SceneResult:
         [p for p in stage.network if id(p) in mine],
         per_scene=True, losses=stage.losses,
     )  # fmt: skip
-    optimizer = loop.make_optimizer(own, job.cfg)
+    optimizers = loop.make_optimizer(model, own, job.cfg)
     terms = stage.losses or model.losses
     model.train()
     total, rows, t0 = torch.zeros(()), 0, time.perf_counter()
     with loop.only_training(model, own):
         for index in job.batches:
-            total += loop.train_step(own.forward, job.data.take(index, job.scene), terms, optimizer)
+            total += loop.train_step(
+                own.forward, job.data.take(index, job.scene), terms, optimizers
+            )
             rows += len(index)
-    state = {n: p.detach().clone() for n, p in model.named_parameters() if id(p) in mine}
+    state = {n: t.detach().clone() for n, t in _trained_state(model, mine).items()}
     where = f"{os.getpid()}@{socket.gethostname()}"
     seconds = time.perf_counter() - t0
     return SceneResult(job.scene, state, rows, len(job.batches), float(total), seconds, where)
+
+
+def _trained_state(model: RankingModel, mine: set[int]) -> dict[str, Tensor]:
+    """What a scene's training changed, by state-dict key: its parameters, and the row-wise
+    optimizer state (grad_sq) of its tables."""
+    state = {n: p for n, p in model.named_parameters() if id(p) in mine}
+    for name, module in model.named_modules():
+        if isinstance(module, FieldEmbedding) and id(module.table.weight) in mine:
+            state[f"{name}.grad_sq" if name else "grad_sq"] = module.grad_sq
+    return state
 
 
 def run_apart(
@@ -123,11 +137,11 @@ def run_apart(
     if sorted(r.scene for r in results) != [j.scene for j in jobs]:
         raise RuntimeError(f"the scene map returned scenes {[r.scene for r in results]}, "
                            f"not one result per job {[j.scene for j in jobs]}")  # fmt: skip
-    params = dict(model.named_parameters())
+    own = model.state_dict()  # detached views: copying into them sets the model's tensors
     with torch.no_grad():
         for result in results:
             for key, value in result.state.items():
-                params[key].copy_(value)
+                own[key].copy_(value)
     steps = sum(r.steps for r in results)
     loss = sum(r.loss for r in results) / max(steps, 1)
     rows = sum(r.rows for r in results)

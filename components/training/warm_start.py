@@ -1,20 +1,22 @@
 """Warm start: a new day's model begins from yesterday's weights.
 
-Vocabularies only append rows, so every known id keeps its row: field embedding
-tables copy each field's old rows into the (larger) new table, other tensors copy
-their overlapping block (cross tables indexed by vocabulary rows grow the same way),
-and anything new (a new id, a new scene's components) keeps its fresh init.
-Optimizer state is not carried over: each day's Adam starts fresh (its moments
-describe yesterday's data and the tables' old shapes).
+Every known id keeps its vocabulary row: field embedding tables copy each field's old
+rows, with their row-wise Adagrad accumulators, into the (larger) new table; other
+tensors copy their overlapping block (cross tables indexed by vocabulary rows grow the
+same way); anything new (a new id, a row an expired id gave back to a new one, a new
+scene's components) keeps its fresh init. The tables' optimizer state carries over (it
+lives in them); the networks' Adam starts fresh each stage.
 
 A warm start continues only the architecture params.yaml asks for: every key of
-`ModelConfig` but `name` (a bundle of another model is never a parent) and `scenes` (new
-scenes are appended) must be the parent's, and no scene may be dropped; otherwise the
-day starts cold (`architecture_changes`). A key added to ModelConfig counts by default.
+`ModelConfig` but `name` (a bundle of another model is never a parent), `scenes` (new
+scenes are appended) and `expire_days` (it only decides which rows are recycled) must be
+the parent's, and no scene may be dropped; otherwise the day starts cold
+(`architecture_changes`). A key added to ModelConfig counts by default.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -24,7 +26,8 @@ from components.config import ModelConfig
 from components.models.base import RankingModel
 from components.models.layers import FieldEmbedding
 
-NOT_ARCHITECTURE = frozenset({"name", "scenes"})  # each has its own rule
+# name and scenes have their own rule; expire_days only decides which rows are recycled
+NOT_ARCHITECTURE = frozenset({"name", "scenes", "expire_days"})
 
 
 def architecture_changes(old: ModelConfig, new: ModelConfig) -> dict[str, tuple]:
@@ -57,19 +60,22 @@ class WarmStart:
 
 
 @torch.no_grad()
-def warm_start(model: RankingModel, previous: dict[str, Tensor]) -> WarmStart:
-    """Copy `previous` (a state dict) into `model` wherever the two agree."""
+def warm_start(
+    model: RankingModel, previous: dict[str, Tensor], new_rows: Sequence[Tensor] = ()
+) -> WarmStart:
+    """Copy `previous` (a state dict) into `model` wherever the two agree. `new_rows`: per
+    field (sparse, then multi), the rows given to new ids today; they keep their init."""
     own = model.state_dict()
     done: set[str] = set()
     copied = grown = fresh = 0
     for name, module in model.named_modules():
         key = f"{name}.table.weight"
         if isinstance(module, FieldEmbedding) and key in previous:
-            sizes = previous[f"{name}.sizes"]
-            module.warm_start(previous[key], sizes)
+            sizes, grad_sq = previous[f"{name}.sizes"], previous.get(f"{name}.grad_sq")
+            module.warm_start(previous[key], sizes, grad_sq, new_rows)
             same = torch.equal(sizes, module.sizes)
             copied, grown = copied + same, grown + (not same)
-            done |= {key, f"{name}.sizes", f"{name}.offsets"}
+            done |= {key, f"{name}.sizes", f"{name}.offsets", f"{name}.grad_sq"}
     for key, tensor in own.items():
         if key in done:
             continue
