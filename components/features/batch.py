@@ -40,7 +40,7 @@ class Batch:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
     @cached_property
-    def _bags(self) -> dict[bool, tuple[Tensor, Tensor, Tensor]]:
+    def _bags(self) -> dict:  # bags(with_scene) and distinct_rows(...), by their arguments
         return {}
 
     def bags(self, with_scene: bool) -> tuple[Tensor, Tensor, Tensor]:
@@ -52,6 +52,18 @@ class Batch:
         if with_scene not in self._bags:
             self._bags[with_scene] = self._build_bags(with_scene)
         return self._bags[with_scene]
+
+    def distinct_rows(self, with_scene: bool, offsets: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """`bags` as rows of a fused table whose fields start at `offsets`: (the batch's
+        distinct rows [U], sorted; each id's position among them [I]; the bag starts).
+        Built once per batch and table layout: every table of a model with the same
+        fields shares it."""
+        key = (with_scene, tuple(offsets.tolist()))
+        if key not in self._bags:
+            ids, field, starts = self.bags(with_scene)
+            rows, within = torch.unique(ids + offsets[field], return_inverse=True)
+            self._bags[key] = rows, within, starts
+        return self._bags[key]
 
     def _compact_multi(self) -> Tensor:
         """[T] int64 the batch's list ids, row by row and field by field, nothing else."""

@@ -12,12 +12,32 @@ from components.features.batch import Batch
 from components.features.encoding import FeatureSpec
 
 
+class _Rows(torch.autograd.Function):
+    """weight[rows] for sorted, distinct rows, whose gradient is a sparse tensor over those
+    rows (coalesced as made: the row-wise optimizer's update needs no sort)."""
+
+    @staticmethod
+    def forward(ctx, weight: Tensor, rows: Tensor) -> Tensor:  # noqa: D102
+        ctx.save_for_backward(rows)
+        ctx.shape = weight.shape
+        return weight.index_select(0, rows)  # [U, D]
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # noqa: D102
+        (rows,) = ctx.saved_tensors
+        # valid by construction (distinct rows of the table): the per-step check is skipped
+        sparse = torch.sparse_coo_tensor(
+            rows[None], grad, ctx.shape, is_coalesced=True, check_invariants=False
+        )
+        return sparse, None
+
+
 class FieldEmbedding(nn.Module):
     """All fields' embeddings in one table (field offsets), pooled in one embedding_bag.
 
     Single-valued fields are bags of one id; each multi-valued list is mean-pooled from
     its ids and offsets (Batch.bags), never padded to the longest list. The gradient is
-    sparse (the batch's rows only) and `grad_sq` holds the row-wise Adagrad accumulator
+    sparse (the batch's distinct rows only) and `grad_sq` holds the row-wise Adagrad accumulator
     (training.rowwise): a row costs D + 1 floats, and a step touches the batch's rows, not
     the table. Output: [B, F + M (+1), D]: F sparse fields, then M multi fields, then
     (with_scene) the scene.
@@ -40,9 +60,15 @@ class FieldEmbedding(nn.Module):
         return self.n_sparse + self.n_multi + int(self.with_scene)
 
     def forward(self, batch: Batch) -> Tensor:
-        ids, field, starts = batch.bags(self.with_scene)
-        rows = ids + self.offsets[field]  # [I] rows of the fused table
-        pooled = F.embedding_bag(rows, self.table.weight, starts, mode="mean", sparse=True)
+        weight = self.table.weight
+        if torch.is_grad_enabled() and weight.requires_grad:
+            # training: pool from the batch's distinct rows, gathered once; their gradient
+            # is the table's, sparse and already coalesced (no sort of every id per step)
+            rows, within, starts = batch.distinct_rows(self.with_scene, self.offsets)
+            pooled = F.embedding_bag(within, _Rows.apply(weight, rows), starts, mode="mean")
+        else:
+            ids, field, starts = batch.bags(self.with_scene)
+            pooled = F.embedding_bag(ids + self.offsets[field], weight, starts, mode="mean")
         return pooled.view(len(batch), self.n_fields, self.dim)  # [B, F + M (+1), D]
 
     @torch.no_grad()
