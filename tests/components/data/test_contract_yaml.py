@@ -164,7 +164,8 @@ def shop_workspace(root):
         "model": {"scenes": ["app", "web"], "embedding_dim": 8, "tower": [16], "ranking": [16]},
         "validation": {"min_rows": 500, "ctr_band": [0.01, 0.6], "cvr_band": [0.0, 0.9]},
         # a few thousand rows: a high embedding rate learns the items within two epochs
-        "train": {"batch_size": 256, "epochs": 2, "threads": 1, "lr_embedding": 0.1},
+        # (row-wise Adagrad: AUC 0.69 at 0.3, 0.66 at 0.5, 0.59 at 0.1; the oracle 0.75)
+        "train": {"batch_size": 256, "epochs": 2, "threads": 1, "lr_embedding": 0.3},
         "gate": {"focus": [focus]},
     })  # fmt: skip
 
