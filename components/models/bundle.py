@@ -47,22 +47,10 @@ def build(name: str, encoder: Encoder, config: ModelConfig, seed: int) -> Rankin
         return MODELS[name](encoder.spec, config)
 
 
-class _Hashed(io.RawIOBase):
-    """A write-only file that hashes what goes through it to another file."""
-
-    def __init__(self, out: BinaryIO):
-        self.out, self.sha = out, hashlib.sha256()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        self.sha.update(data)
-        return self.out.write(data)
-
-
-def _payload(bundle: Bundle, out: BinaryIO) -> str:
-    """Serialise the bundle's body to `out`; its sha256."""
+def _payload(bundle: Bundle, body: Path) -> str:
+    """Serialise the bundle's body to the file `body`; its sha256. torch.save writes a path
+    from C++ (a file-like object would get each tensor as a Python bytes copy: a whole
+    table more in memory), then the file is hashed block by block."""
     state = {
         "name": bundle.name,
         "config": bundle.config.model_dump_json(),
@@ -70,9 +58,13 @@ def _payload(bundle: Bundle, out: BinaryIO) -> str:
         "weights": bundle.model.state_dict(),
         "meta": json.dumps({k: v for k, v in bundle.meta.items() if k != "checksum"}),
     }
-    hashed = _Hashed(out)
-    torch.save(state, hashed)
-    return hashed.sha.hexdigest()
+    torch.save(state, body)
+    del state
+    sha = hashlib.sha256()
+    with open(body, "rb") as f:
+        while block := f.read(1 << 20):
+            sha.update(block)
+    return sha.hexdigest()
 
 
 def _check_finite(bundle: Bundle, path: Path) -> None:
@@ -93,13 +85,14 @@ def save(bundle: Bundle, path: Path) -> str:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     # the body goes to a scratch file first (its digest heads the bundle), then is copied
     # behind the header: memory holds a block, not the weights twice more
-    with tempfile.TemporaryFile(dir=Path(path).parent) as body:
+    with tempfile.TemporaryDirectory(dir=Path(path).parent) as scratch:
+        body = Path(scratch) / "body"
         digest = _payload(bundle, body)
-        body.seek(0)
 
         def write(f: BinaryIO) -> None:
             f.write(MAGIC + b" " + digest.encode() + b"\n")
-            shutil.copyfileobj(body, f, 1 << 20)
+            with open(body, "rb") as src:
+                shutil.copyfileobj(src, f, 1 << 20)
 
         atomic.write_stream(Path(path), write)
     return digest
@@ -120,28 +113,67 @@ def _load_weights(model: RankingModel, weights: dict) -> None:
         model.load_state_dict(weights)  # strict: raises naming the keys
 
 
+class _Body(io.RawIOBase):
+    """A bundle file past its header line, as a file of its own: torch.load's zip reader
+    seeks from the start of the archive."""
+
+    def __init__(self, f: BinaryIO, start: int):
+        self.f, self.start = f, start
+        f.seek(start)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.f.tell() - self.start
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self.f.seek(pos + self.start if whence == 0 else pos, whence) - self.start
+
+    def readinto(self, buffer) -> int:
+        return self.f.readinto(buffer)
+
+
+def _verified(path: Path, f: BinaryIO) -> tuple[bytes, int]:
+    """(the checksum of the header, where the body starts), the body hashed block by block:
+    memory holds a block, not the file."""
+    parts = f.readline(len(MAGIC) + 80).rstrip(b"\n").split(b" ")
+    if len(parts) != 2 or parts[0] != MAGIC:
+        raise BundleError(f"{path}: not an mtms bundle")
+    start, sha = f.tell(), hashlib.sha256()
+    while block := f.read(1 << 20):
+        sha.update(block)
+    if sha.hexdigest().encode() != parts[1]:
+        raise BundleError(f"{path}: checksum mismatch (corrupt or truncated bundle)")
+    return parts[1], start
+
+
 def load(path: Path) -> Bundle:
     """Read and verify a bundle; anything wrong is a one-line BundleError."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        f = open(path, "rb")  # noqa: SIM115  closed below, whatever happens
     except OSError as err:
         raise BundleError(f"{path}: cannot read bundle ({err.strerror})") from None
-    header, _, body = raw.partition(b"\n")
-    parts = header.split(b" ")
-    if len(parts) != 2 or parts[0] != MAGIC:
-        raise BundleError(f"{path}: not an mtms bundle")
-    if hashlib.sha256(body).hexdigest().encode() != parts[1]:
-        raise BundleError(f"{path}: checksum mismatch (corrupt or truncated bundle)")
+    with f:
+        digest, start = _verified(path, f)
+        name, config, encoder, model, meta = _read(path, _Body(f, start))
+    return Bundle(name, config, encoder, model, {**json.loads(meta), "checksum": digest.decode()})
+
+
+def _read(path: Path, body: BinaryIO) -> tuple[str, ModelConfig, Encoder, RankingModel, str]:
+    """A verified body: the model's name, config, encoder, model and (JSON) meta."""
     try:
-        state = torch.load(io.BytesIO(body), weights_only=True)
+        state = torch.load(body, weights_only=True)
         config = ModelConfig.model_validate_json(state["config"])
         encoder = Encoder.from_state(state["encoder"])
         model = build(state["name"], encoder, config, seed=0)  # the weights replace the init
-        _load_weights(model, state["weights"])
+        _load_weights(model, state.pop("weights"))
     except Exception as err:  # a verified file that still does not load: say what broke
         reason = str(err).splitlines()[0] if str(err) else ""
         raise BundleError(f"{path}: unreadable bundle ({type(err).__name__}: {reason})") from None
     model.eval()
-    meta = {**json.loads(state["meta"]), "checksum": parts[1].decode()}
-    return Bundle(state["name"], config, encoder, model, meta)
+    return state["name"], config, encoder, model, state["meta"]

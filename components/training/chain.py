@@ -138,11 +138,13 @@ def train_day(
         "late_rows": 0 if late is None else len(late),  # the parent's held-out rows, trained on
         **_scene_rows(encoder, data, previous),
     }
+    rows = len(data)
+    del data, blocks, late, holdout  # the window's tensors: not held while the bundle is written
     trained = Bundle(name, config, encoder, model, meta)
     path = bundle_path(cfg, name, day, models)
     saved = bundles.save(trained, path) if distributed.rank() == 0 else None  # one writer
     trained.meta["checksum"] = distributed.broadcast(saved)  # the others wait for it
-    result = TrainedDay(day, days, len(data), path, stages, warm, encode_seconds, tuple(fits))
+    result = TrainedDay(day, days, rows, path, stages, warm, encode_seconds, tuple(fits))
     return trained, result
 
 
