@@ -50,7 +50,8 @@ class FieldEmbedding(nn.Module):
         self.dim, self.init_std = dim, init_std
         self.register_buffer("sizes", torch.tensor(sizes, dtype=torch.int64))
         self.register_buffer("offsets", torch.tensor([0, *sizes[:-1]]).cumsum(0))
-        self.table = nn.Embedding(int(sum(sizes)), dim, sparse=True)  # DDP: a sparse gradient
+        # sparse=True marks the table for distributed.wrap: the row-wise optimizer reduces it
+        self.table = nn.Embedding(int(sum(sizes)), dim, sparse=True)
         nn.init.normal_(self.table.weight, std=init_std)
         # saved with the weights, so a warm start continues the optimizer, not just the rows
         self.register_buffer("grad_sq", torch.zeros(int(sum(sizes))))
