@@ -53,16 +53,18 @@ class Batch:
             self._bags[with_scene] = self._build_bags(with_scene)
         return self._bags[with_scene]
 
-    def distinct_rows(self, with_scene: bool, offsets: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def distinct_rows(self, with_scene: bool, offsets: Tensor) -> tuple[Tensor, ...]:
         """`bags` as rows of a fused table whose fields start at `offsets`: (the batch's
-        distinct rows [U], sorted; each id's position among them [I]; the bag starts).
-        Built once per batch and table layout: every table of a model with the same
-        fields shares it."""
+        distinct rows [U], sorted; each id's position among them [I]; the size of each bag
+        and 1 / it, 0 for an empty list [N*(F+M(+1))]). Built once per batch and table
+        layout: every table of a model with the same fields shares it."""
         key = (with_scene, tuple(offsets.tolist()))
         if key not in self._bags:
             ids, field, starts = self.bags(with_scene)
             rows, within = torch.unique(ids + offsets[field], return_inverse=True)
-            self._bags[key] = rows, within, starts
+            sizes = torch.diff(starts, append=starts.new_full((1,), ids.numel()))
+            scale = 1.0 / sizes.clamp(min=1).float() * (sizes > 0)
+            self._bags[key] = rows, within, sizes, scale
         return self._bags[key]
 
     def _compact_multi(self) -> Tensor:

@@ -65,8 +65,11 @@ class FieldEmbedding(nn.Module):
         if torch.is_grad_enabled() and weight.requires_grad:
             # training: pool from the batch's distinct rows, gathered once; their gradient
             # is the table's, sparse and already coalesced (no sort of every id per step)
-            rows, within, starts = batch.distinct_rows(self.with_scene, self.offsets)
-            pooled = F.embedding_bag(within, _Rows.apply(weight, rows), starts, mode="mean")
+            rows, within, sizes, scale = batch.distinct_rows(self.with_scene, self.offsets)
+            vectors = _Rows.apply(weight, rows).index_select(0, within)  # [I, D]
+            # a bag's ids are contiguous: a segment sum (embedding_bag's backward sorts them)
+            summed = torch.segment_reduce(vectors, "sum", lengths=sizes, axis=0, unsafe=True)
+            pooled = summed * scale[:, None]  # [N*(F+M(+1)), D] means; 0 for an empty list
         else:
             ids, field, starts = batch.bags(self.with_scene)
             pooled = F.embedding_bag(ids + self.offsets[field], weight, starts, mode="mean")

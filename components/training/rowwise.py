@@ -27,8 +27,10 @@ EPS = 1e-8  # FBGEMM's default
 @torch.no_grad()
 def update_rows(weight: Tensor, grad_sq: Tensor, grad: Tensor, lr: float, eps: float) -> None:
     """One row-wise Adagrad step on the rows a sparse gradient names; others untouched."""
-    grad = grad.coalesce()  # duplicate rows of the batch summed: one update per row
-    rows, values = grad.indices()[0], grad.values()  # [U], [U, D]
+    rows, values = grad._indices()[0], grad._values()  # [U], [U, D]
+    if not bool((rows[1:] > rows[:-1]).all()):  # repeated rows (several lookups): sum them
+        grad = grad.coalesce()
+        rows, values = grad.indices()[0], grad.values()
     state = grad_sq.index_select(0, rows).add_(values.square().mean(1))  # [U]
     grad_sq.index_copy_(0, rows, state)
     weight.index_add_(0, rows, values * (-lr / (state.sqrt() + eps)).unsqueeze(1))
