@@ -168,3 +168,20 @@ def test_a_contract_without_list_fields_encodes_every_row():
     batch, _ = enc.encode(table)
     assert len(batch) == rows and batch.multi.shape == (rows, 0, 1)
     assert len(batch.take(torch.tensor([5, 0]))) == 2
+
+
+def test_take_gathers_the_lists_of_any_rows_in_pieces(days, monkeypatch):
+    from components.features import batch as batch_module
+
+    cfg, (day0, _) = days
+    enc = Encoder(SIMULATOR, cfg.model.scenes)
+    enc.fit(day0)
+    data = enc.encode(day0)[0]
+    index = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:5000]
+    whole = data.take(index)
+    monkeypatch.setattr(batch_module, "TAKE_ROWS", 7)  # many pieces, one ending mid-batch
+    pieces = data.take(index)
+    assert torch.equal(pieces.multi_ids, whole.multi_ids) and torch.equal(
+        pieces.multi, data.multi[index]
+    )
+    assert torch.equal(pieces.multi_start, whole.multi_start)
