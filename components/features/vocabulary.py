@@ -115,11 +115,6 @@ class Vocabulary:
         pos = self._index.get_indexer(values.ravel()).reshape(values.shape)
         return np.where(pos >= 0, self.rows[pos], OOV)
 
-    @property
-    def live_rows(self) -> int:
-        """Rows an id holds (OOV and given-back rows not counted)."""
-        return int((self.rows != OOV).sum())
-
     def state(self) -> dict:
         """Tensors and ints only, so a bundle loads with weights_only=True."""
         return {

@@ -60,10 +60,15 @@ def _payload(bundle: Bundle, body: Path) -> str:
     }
     torch.save(state, body)
     del state
-    sha = hashlib.sha256()
     with open(body, "rb") as f:
-        while block := f.read(1 << 20):
-            sha.update(block)
+        return _digest(f)
+
+
+def _digest(f: BinaryIO) -> str:
+    """sha256 of the rest of `f`, read block by block: memory holds a block, not the file."""
+    sha = hashlib.sha256()
+    while block := f.read(1 << 20):
+        sha.update(block)
     return sha.hexdigest()
 
 
@@ -138,15 +143,12 @@ class _Body(io.RawIOBase):
 
 
 def _verified(path: Path, f: BinaryIO) -> tuple[bytes, int]:
-    """(the checksum of the header, where the body starts), the body hashed block by block:
-    memory holds a block, not the file."""
+    """(the checksum of the header, where the body starts), once the body's hash matches."""
     parts = f.readline(len(MAGIC) + 80).rstrip(b"\n").split(b" ")
     if len(parts) != 2 or parts[0] != MAGIC:
         raise BundleError(f"{path}: not an mtms bundle")
-    start, sha = f.tell(), hashlib.sha256()
-    while block := f.read(1 << 20):
-        sha.update(block)
-    if sha.hexdigest().encode() != parts[1]:
+    start = f.tell()
+    if _digest(f).encode() != parts[1]:
         raise BundleError(f"{path}: checksum mismatch (corrupt or truncated bundle)")
     return parts[1], start
 

@@ -14,7 +14,7 @@ from components.features.encoding import FeatureSpec
 
 class _Rows(torch.autograd.Function):
     """weight[rows] for sorted, distinct rows, whose gradient is a sparse tensor over those
-    rows (coalesced as made: the row-wise optimizer's update needs no sort)."""
+    rows (distinct and sorted as made: the row-wise optimizer's update needs no sort)."""
 
     @staticmethod
     def forward(ctx, weight: Tensor, rows: Tensor) -> Tensor:  # noqa: D102
@@ -33,14 +33,14 @@ class _Rows(torch.autograd.Function):
 
 
 class FieldEmbedding(nn.Module):
-    """All fields' embeddings in one table (field offsets), pooled in one embedding_bag.
+    """All fields' embeddings in one table (field offsets), pooled per batch in one pass.
 
     Single-valued fields are bags of one id; each multi-valued list is mean-pooled from
     its ids and offsets (Batch.bags), never padded to the longest list. The gradient is
-    sparse (the batch's distinct rows only) and `grad_sq` holds the row-wise Adagrad accumulator
-    (training.rowwise): a row costs D + 1 floats, and a step touches the batch's rows, not
-    the table. Output: [B, F + M (+1), D]: F sparse fields, then M multi fields, then
-    (with_scene) the scene.
+    sparse (the batch's distinct rows only) and `grad_sq` holds the row-wise Adagrad
+    accumulator (training.rowwise): a row costs D + 1 floats, and a step touches the
+    batch's rows, not the table. Output: [B, F + M (+1), D]: F sparse fields, then M multi
+    fields, then (with_scene) the scene.
     """
 
     def __init__(self, spec: FeatureSpec, dim: int, init_std: float, with_scene: bool = False):

@@ -3,9 +3,9 @@
 A batch touches thousands of a table's millions of rows. Dense Adam over a table would
 build a full-table gradient every step and move every row on its two moments (rows the
 batch never saw keep drifting on stale momentum): memory ~4x the weights, time per step
-growing with the vocabulary. Here a table's gradient is sparse (FieldEmbedding pools with
-embedding_bag, sparse=True) and only the rows it names change, with one accumulator per
-row, as FBGEMM's and TorchRec's EXACT_ROWWISE_ADAGRAD:
+growing with the vocabulary. Here a table's gradient is sparse (FieldEmbedding trains
+from the batch's distinct rows) and only the rows it names change, with one accumulator
+per row, as FBGEMM's and TorchRec's EXACT_ROWWISE_ADAGRAD:
 
     G_r += mean_d(g_rd^2);   w_r -= lr * g_r / (sqrt(G_r) + eps)
 
